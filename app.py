@@ -1,0 +1,38 @@
+"""Serve the PIX payment pages: ``python app.py`` (HOST, PORT from the environment)."""
+
+import warnings
+
+# eventlet warns at import that it is in maintenance; we know, and chose it knowingly.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # before anything else imports sockets or threads
+
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from payments import create_app  # noqa: E402
+from payments.extensions import socketio  # noqa: E402
+from payments.settings import ConfigError  # noqa: E402
+
+
+def main() -> None:
+    """Start the Socket.IO server on eventlet."""
+    try:
+        app = create_app({"ASYNC_MODE": "eventlet"})
+    except ConfigError as exc:
+        sys.exit(f"error: {exc}")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        max_size=10_000,  # eventlet's default of 1,024 connections would starve the webhook
+        log_output=os.environ.get("ACCESS_LOG", "1") != "0",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""PIX payment pages: the application factory."""
+
+from flask import Flask, url_for
+
+
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Create the app: settings, database, Socket.IO, routes and error handlers.
+
+    ``instance_path`` defaults to the project's ``instance/`` folder.
+
+    :raise settings.ConfigError: a setting is invalid.
+    """
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    from . import settings
+
+    settings.load(app, overrides)
+    app.json.sort_keys = False  # keep the contract's field order
+
+    from . import errors, events, site, views, webhooks
+    from .extensions import db, socketio
+
+    db.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+    )
+    del events  # imported for its handlers
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(site.bp)
+    errors.register(app)
+
+    @app.context_processor
+    def page_globals() -> dict:
+        client = site.socketio_client_installed()
+        return {
+            "merchant_name": app.config["PIX_MERCHANT_NAME"],
+            "socketio_client_url": url_for("site.socketio_client") if client else None,
+        }
+
+    with app.app_context():
+        db.create_all()
+    return app

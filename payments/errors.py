@@ -1,0 +1,90 @@
+"""Domain errors and the one error shape: JSON ``{"message": ...}`` (HTML for pages)."""
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+# pt-BR titles for the HTML error page; JSON messages stay in English.
+_PAGE_TEXT = {
+    404: ("Página não encontrada", "O endereço que você abriu não existe."),
+    405: ("Ação não permitida", "Este endereço não aceita esse tipo de pedido."),
+    429: ("Muitas tentativas", "Aguarde um pouco e tente de novo."),
+    503: ("Serviço indisponível", "Estamos com uma instabilidade. Tente de novo em instantes."),
+}
+
+
+class PaymentError(Exception):
+    """A request the rules refuse; ``status_code`` says how."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(PaymentError):
+    """The input is malformed or out of range."""
+
+
+class NotFound(PaymentError):
+    """No such payment."""
+
+    status_code = 404
+
+
+class Conflict(PaymentError):
+    """The input is well-formed but the payment's state does not allow it."""
+
+    status_code = 409
+
+
+def wants_html() -> bool:
+    """Tell whether this request should get an HTML page rather than JSON."""
+    if request.endpoint in HTML_ENDPOINTS:
+        return True
+    if request.endpoint is not None or request.method != "GET":
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+#: Endpoints that answer with pages; every other route answers JSON.
+HTML_ENDPOINTS = {"pix.page"}
+
+
+def _page(code: int, title: str, description: str):
+    if code == 404:
+        return render_template("errors/404.html"), 404
+    page = render_template("errors/error.html", code=code, title=title, description=description)
+    return page, code
+
+
+def register(app: Flask) -> None:
+    """Install the handlers that give every error the contract's shape."""
+
+    @app.errorhandler(PaymentError)
+    def payment_error(exc: PaymentError):
+        if wants_html():
+            title, description = _PAGE_TEXT.get(exc.status_code, (exc.message, ""))
+            return _page(exc.status_code, title, description)
+        return {"message": exc.message}, exc.status_code
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        if wants_html():
+            title, description = _PAGE_TEXT.get(code, (exc.name, ""))
+            response = app.make_response(_page(code, title, description))
+        else:
+            response = app.make_response(({"message": exc.description or exc.name}, code))
+        for header in ("Allow", "Retry-After"):
+            if exc.get_response().headers.get(header):
+                response.headers[header] = exc.get_response().headers[header]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_html():
+            return _page(500, "Erro inesperado", "Tente de novo em instantes.")
+        return {"message": "Internal error; the request was not applied"}, 500

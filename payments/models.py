@@ -1,0 +1,121 @@
+"""The payment record and its states."""
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, DateTime, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+from .money import cents_to_json
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """Format a UTC time as ISO 8601 with a ``Z``, to the second."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UTCDateTime(TypeDecorator):
+    """Store naive UTC (portable to SQLite); load aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class PaymentStatus(StrEnum):
+    """Where a charge stands."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+    REFUNDED = "refunded"
+
+
+#: The moves the state machine allows; every other move is refused.
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.PENDING: frozenset(
+        {PaymentStatus.PAID, PaymentStatus.REFUSED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.PAID: frozenset({PaymentStatus.REFUNDED}),
+}
+
+
+def new_public_id() -> str:
+    """Return an opaque, unguessable, URL-safe id (128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def new_bank_payment_id() -> str:
+    """Return a random UUID for the bank's side of the charge."""
+    return str(uuid.uuid4())
+
+
+class Payment(db.Model):
+    """A Pix charge."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    bank_payment_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=new_bank_payment_id
+    )
+    txid: Mapped[str] = mapped_column(String(25), unique=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value, index=True)
+    pix_code: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def current_status(self, now: datetime | None = None) -> PaymentStatus:
+        """Return the status, counting a pending charge past its expiry as expired."""
+        status = PaymentStatus(self.status)
+        if status is PaymentStatus.PENDING and (now or utcnow()) >= self.expires_at:
+            return PaymentStatus.EXPIRED
+        return status
+
+    @property
+    def qr_code(self) -> str:
+        """Return the public name of this charge's QR code image."""
+        return f"qr_code_payment_{self.bank_payment_id}"
+
+    def to_dict(self) -> dict:
+        """Return the contract's payment object."""
+        status = self.current_status()
+        return {
+            "id": self.public_id,
+            "value": cents_to_json(self.amount_cents),
+            "status": status.value,
+            "paid": status is PaymentStatus.PAID,
+            "bank_payment_id": self.bank_payment_id,
+            "txid": self.txid,
+            "qr_code": self.qr_code,
+            "qr_code_url": f"/payments/pix/qr_code/{self.qr_code}",
+            "pix_code": self.pix_code,
+            "page_url": f"/payments/pix/{self.public_id}",
+            "created_at": isoformat(self.created_at),
+            "expiration_date": isoformat(self.expires_at),
+            "paid_at": isoformat(self.paid_at),
+        }

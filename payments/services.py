@@ -1,0 +1,149 @@
+"""Every payment rule: creation, lookup and state changes. Routes, CLI and tests call these."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from . import realtime
+from .errors import Conflict, NotFound
+from .extensions import db
+from .models import TRANSITIONS, Payment, PaymentStatus, utcnow
+from .money import cents_to_decimal
+from .pix import build_brcode, new_txid
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+#: What a bank notice's ``status`` asks for, and what we answer when it is done.
+OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
+    "approved": (PaymentStatus.PAID, "The payment has been confirmed"),
+    "refused": (PaymentStatus.REFUSED, "The payment has been refused"),
+    "refunded": (PaymentStatus.REFUNDED, "The payment has been refunded"),
+}
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    """What applying a bank notice did."""
+
+    payment: Payment
+    changed: bool
+    message: str
+
+
+def create_payment(amount_cents: int) -> Payment:
+    """Create a pending charge of ``amount_cents`` with its BR Code, and commit it."""
+    cfg = current_app.config
+    now = utcnow()
+    txid = new_txid()
+    payment = Payment(
+        txid=txid,
+        amount_cents=amount_cents,
+        created_at=now,
+        expires_at=now + timedelta(seconds=cfg["PIX_EXPIRATION_SECONDS"]),
+        pix_code=build_brcode(
+            key=cfg["PIX_KEY"],
+            name=cfg["PIX_MERCHANT_NAME"],
+            city=cfg["PIX_MERCHANT_CITY"],
+            amount_cents=amount_cents,
+            txid=txid,
+        ),
+    )
+    db.session.add(payment)
+    db.session.commit()
+    return payment
+
+
+def find_payment(public_id: object) -> Payment | None:
+    """Return the payment with this public id, or None (also for malformed ids)."""
+    if not isinstance(public_id, str) or not PUBLIC_ID.fullmatch(public_id):
+        return None
+    return db.session.scalar(select(Payment).filter_by(public_id=public_id))
+
+
+def get_payment(public_id: object) -> Payment:
+    """Return the payment with this public id.
+
+    :raise NotFound: no such payment.
+    """
+    payment = find_payment(public_id)
+    if payment is None:
+        raise NotFound("Payment not found")
+    return payment
+
+
+def find_by_qr_code(name: str) -> Payment | None:
+    """Return the payment whose QR code is called ``name``, or None."""
+    match = QR_CODE_NAME.fullmatch(name)
+    if match is None:
+        return None
+    return db.session.scalar(select(Payment).filter_by(bank_payment_id=match.group(1)))
+
+
+def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -> bool:
+    """Move ``payment`` to ``target`` atomically; publish and return True if this call did it.
+
+    The update is conditional on the status read, so of several concurrent
+    callers (threads or processes) exactly one wins and emits.
+    """
+    now = now or utcnow()
+    source = payment.status
+    if target not in TRANSITIONS.get(PaymentStatus(source), ()):
+        return False
+    values: dict = {"status": target.value, "updated_at": now}
+    if target is PaymentStatus.PAID:
+        values["paid_at"] = now
+    stmt = update(Payment).where(Payment.id == payment.id, Payment.status == source)
+    if source == PaymentStatus.PENDING and target is not PaymentStatus.EXPIRED:
+        stmt = stmt.where(Payment.expires_at > now)
+    changed = db.session.execute(stmt.values(**values)).rowcount == 1
+    db.session.commit()
+    db.session.refresh(payment)
+    if changed:
+        realtime.publish(payment.to_dict())
+    return changed
+
+
+def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved") -> NoticeResult:
+    """Apply the bank's notice that ``payment`` was approved, refused or refunded.
+
+    A repeated notice changes nothing and is answered as the first one was.
+
+    :raise Conflict: the value differs, the charge expired, or the move is not allowed.
+    """
+    target, message = OUTCOMES[outcome]
+    if amount_cents != payment.amount_cents:
+        raise Conflict(
+            f"The notified value {cents_to_decimal(amount_cents)} differs from the "
+            f"payment's value {cents_to_decimal(payment.amount_cents)}"
+        )
+    for _ in range(3):
+        now = utcnow()
+        current = payment.current_status(now)
+        if current is target:
+            return NoticeResult(payment, False, message)
+        if current is PaymentStatus.EXPIRED:
+            if payment.status == PaymentStatus.PENDING:
+                move(payment, PaymentStatus.EXPIRED, now)
+            raise Conflict("The payment has expired")
+        if target not in TRANSITIONS.get(current, ()):
+            raise Conflict(f"A payment that is {current.value} cannot become {target.value}")
+        if move(payment, target, now):
+            return NoticeResult(payment, True, message)
+        # Someone else moved it first: look again at what it is now.
+    raise Conflict("The payment is changing; retry the notice")
+
+
+def find_by_bank_payment_id(bank_payment_id: str) -> Payment:
+    """Return the payment the bank knows by ``bank_payment_id``.
+
+    :raise NotFound: no such payment.
+    """
+    payment = db.session.scalar(select(Payment).filter_by(bank_payment_id=bank_payment_id))
+    if payment is None:
+        raise NotFound("No payment with this bank_payment_id")
+    return payment

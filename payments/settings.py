@@ -1,0 +1,112 @@
+"""Read and check the app's settings: defaults, ``instance/config.py``, environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from .money import InvalidAmount, reais_to_cents
+from .pix import InvalidPixKey, ascii_text, normalize_pix_key
+
+# A documented demo receiver (the random key of Banco Central's own examples).
+DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
+
+#: Settings that may come from the environment (or ``instance/config.py``).
+ENV_SETTINGS = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "PIX_KEY",
+    "PIX_MERCHANT_NAME",
+    "PIX_MERCHANT_CITY",
+    "PIX_EXPIRATION_SECONDS",
+    "PIX_MAX_VALUE",
+    "PIX_WEBHOOK_SECRET",
+    "SOCKETIO_MESSAGE_QUEUE",
+)
+
+DEFAULTS = {
+    "PIX_KEY": DEMO_PIX_KEY,
+    "PIX_MERCHANT_NAME": "Loja Exemplo",
+    "PIX_MERCHANT_CITY": "Sao Paulo",
+    "PIX_EXPIRATION_SECONDS": 1800,
+    "PIX_MAX_VALUE": "1000000.00",
+    "PIX_WEBHOOK_SECRET": None,
+    "SOCKETIO_MESSAGE_QUEUE": None,
+    # "threading" for tests and tools; app.py (the server) chooses "eventlet".
+    "ASYNC_MODE": "threading",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is invalid; the app must not start."""
+
+
+def load(app: Flask, overrides: dict | None) -> None:
+    """Layer defaults, ``instance/config.py``, the environment and ``overrides``."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    for name in ENV_SETTINGS:
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if overrides:
+        app.config.update(overrides)
+    _database(app)
+    _secret_key(app)
+    _pix(app)
+
+
+def _database(app: Flask) -> None:
+    """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
+    if "SQLALCHEMY_DATABASE_URI" in app.config:
+        return
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+
+def _secret_key(app: Flask) -> None:
+    """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``."""
+    if app.config.get("SECRET_KEY"):
+        return
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="ascii") as fh:
+            os.chmod(path, 0o600)
+            fh.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    app.config["SECRET_KEY"] = path.read_text(encoding="ascii").strip()
+
+
+def _pix(app: Flask) -> None:
+    """Check the receiver and the limits; store their parsed forms.
+
+    :raise ConfigError: a setting is invalid.
+    """
+    cfg = app.config
+    try:
+        cfg["PIX_KEY"] = normalize_pix_key(str(cfg["PIX_KEY"]))
+    except InvalidPixKey as exc:
+        raise ConfigError(f"PIX_KEY {cfg['PIX_KEY']!r} is not a valid Pix key: {exc}") from None
+    for name, limit in (("PIX_MERCHANT_NAME", 25), ("PIX_MERCHANT_CITY", 15)):
+        try:
+            ascii_text(str(cfg[name]), limit)
+        except ValueError:
+            raise ConfigError(f"{name} must hold at least one letter or digit") from None
+    try:
+        cfg["PIX_EXPIRATION_SECONDS"] = int(cfg["PIX_EXPIRATION_SECONDS"])
+    except (TypeError, ValueError):
+        raise ConfigError("PIX_EXPIRATION_SECONDS must be a whole number of seconds") from None
+    if not 1 <= cfg["PIX_EXPIRATION_SECONDS"] <= 7 * 86400:
+        raise ConfigError("PIX_EXPIRATION_SECONDS must be between 1 and 604800")
+    try:
+        cfg["PIX_MAX_CENTS"] = reais_to_cents(str(cfg["PIX_MAX_VALUE"]))
+    except InvalidAmount:
+        raise ConfigError("PIX_MAX_VALUE must be an amount in reais such as 1000000.00") from None
+    if cfg["PIX_MAX_CENTS"] <= 0:
+        raise ConfigError("PIX_MAX_VALUE must be positive")

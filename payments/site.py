@@ -1,0 +1,43 @@
+"""App-wide routes: health and the page's vendored Socket.IO client."""
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, send_from_directory
+from sqlalchemy import text
+
+from .extensions import db
+
+bp = Blueprint("site", __name__)
+
+#: Where ``npm ci`` puts the page's Socket.IO client.
+SOCKETIO_CLIENT_DIR = Path(__file__).resolve().parent.parent / "node_modules/socket.io-client/dist"
+SOCKETIO_CLIENT_FILE = "socket.io.min.js"
+
+
+def socketio_client_installed() -> bool:
+    """Tell whether ``npm ci`` has installed the Socket.IO client."""
+    return (SOCKETIO_CLIENT_DIR / SOCKETIO_CLIENT_FILE).is_file()
+
+
+@bp.get("/vendor/socket.io.min.js")
+def socketio_client():
+    """Serve the pinned Socket.IO client from ``node_modules``."""
+    if not socketio_client_installed():
+        abort(404, "The Socket.IO client is not installed; run npm ci")
+    return send_from_directory(SOCKETIO_CLIENT_DIR, SOCKETIO_CLIENT_FILE, max_age=86400)
+
+
+@bp.get("/health")
+def health():
+    """Report whether the app and its database answer."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:  # any driver error means "down"
+        current_app.logger.exception("health check: database unavailable")
+        db.session.rollback()
+        database = "unavailable"
+    queue = "ok" if current_app.config.get("SOCKETIO_MESSAGE_QUEUE") else "disabled"
+    body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
+            "message_queue": queue}
+    return body, 200 if body["status"] == "ok" else 503
