@@ -1,0 +1,457 @@
+/*
+ * Pix payment page: live status, countdown and "copy code" button.
+ *
+ * Reads #payment: data-payment-id, data-status, data-expires-at,
+ * data-status-url, data-events-url. Live updates use one mechanism at a
+ * time, in this order: Socket.IO (if window.io), Server-Sent Events, long
+ * polling. The page reloads only when the server reports a status other
+ * than the one it was rendered with.
+ */
+(function () {
+  'use strict';
+
+  const root = document.getElementById('payment');
+  if (!root) {
+    return;
+  }
+
+  const paymentId = root.dataset.paymentId || '';
+  const renderedStatus = root.dataset.status || '';
+  const statusUrl = root.dataset.statusUrl || '';
+  const eventsUrl = root.dataset.eventsUrl || '';
+  const expiresAt = Date.parse(root.dataset.expiresAt || '');
+
+  const STATUSES = ['pending', 'paid', 'expired', 'refused', 'refunded'];
+  // States that can still change: pending -> paid/expired/refused, paid -> refunded.
+  const LIVE_STATUSES = ['pending', 'paid'];
+  const SOCKET_CONNECT_TIMEOUT_MS = 5000;
+  const SOCKET_MAX_ERRORS = 3;
+  const SSE_FIRST_EVENT_TIMEOUT_MS = 10000;
+  const POLL_WAIT_SECONDS = 25;
+  const POLL_MIN_INTERVAL_MS = 3000;
+  const POLL_MAX_BACKOFF_MS = 15000;
+  const RELOAD_GUARD_MS = 20000;
+
+  const statusText = document.getElementById('payment-status-text');
+
+  function setStatusText(text) {
+    if (statusText) {
+      statusText.textContent = text;
+    }
+  }
+
+  function sleep(ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  /* ---------- Reload, with a guard against loops ---------- */
+
+  const RELOAD_KEY = 'pix-reload:' + paymentId;
+  let reloading = false;
+
+  function readReloadMark() {
+    try {
+      return JSON.parse(window.sessionStorage.getItem(RELOAD_KEY) || 'null');
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function writeReloadMark(mark) {
+    try {
+      window.sessionStorage.setItem(RELOAD_KEY, JSON.stringify(mark));
+    } catch (e) {
+      // Storage disabled: the loop guard is best effort.
+    }
+  }
+
+  function reloadFor(newStatus) {
+    if (reloading) {
+      return;
+    }
+    reloading = true;
+    live.stop();
+
+    // Reloaded for this same status moments ago and the server still
+    // rendered the old one: do not loop, ask the customer instead.
+    const mark = readReloadMark();
+    const now = Date.now();
+    const recent = mark && mark.status === newStatus && now - mark.at < RELOAD_GUARD_MS;
+    const count = recent ? mark.count + 1 : 1;
+    if (count > 2) {
+      setStatusText('O status do pagamento mudou. Atualize a página.');
+      return;
+    }
+    writeReloadMark({ status: newStatus, at: now, count: count });
+
+    root.classList.add('is-updating');
+    setStatusText(newStatus === 'paid' ? 'Pagamento recebido! Carregando…' : 'Status atualizado. Carregando…');
+    window.location.reload();
+  }
+
+  function handlePayment(data) {
+    if (!data || typeof data !== 'object' || STATUSES.indexOf(data.status) === -1) {
+      return;
+    }
+    if (data.id && paymentId && data.id !== paymentId) {
+      return;
+    }
+    if (data.status !== renderedStatus) {
+      reloadFor(data.status);
+    }
+  }
+
+  /* ---------- Live updates: Socket.IO, then SSE, then long polling ---------- */
+
+  const live = {
+    stopped: false,
+    cleanup: null,
+    generation: 0,
+
+    // Switch to the next mechanism; the previous one is closed first.
+    // A start function returns its cleanup, or hands over at once by
+    // calling live.use() itself (then its return value is ignored).
+    use: function (start) {
+      this.close();
+      if (this.stopped) {
+        return;
+      }
+      const generation = ++this.generation;
+      const cleanup = start();
+      if (generation === this.generation) {
+        this.cleanup = cleanup || null;
+      } else if (typeof cleanup === 'function') {
+        cleanup();
+      }
+    },
+
+    close: function () {
+      const cleanup = this.cleanup;
+      this.cleanup = null;
+      if (cleanup) {
+        cleanup();
+      }
+    },
+
+    stop: function () {
+      this.stopped = true;
+      this.close();
+    }
+  };
+
+  function isUnknownPaymentMessage(message) {
+    return /unknown|not found|no such|invalid payment|desconhecid|não encontrad|nao encontrad/i.test(message || '');
+  }
+
+  function startSocketIO() {
+    let socket;
+    try {
+      socket = window.io({ auth: { payment_id: paymentId } });
+    } catch (e) {
+      live.use(startSSE);
+      return null;
+    }
+    let connected = false;
+    let errors = 0;
+
+    const timer = setTimeout(function () {
+      if (!connected) {
+        live.use(startSSE);
+      }
+    }, SOCKET_CONNECT_TIMEOUT_MS);
+
+    socket.on('connect', function () {
+      connected = true;
+      errors = 0;
+      clearTimeout(timer);
+    });
+    socket.on('payment_status', handlePayment);
+    socket.on('disconnect', function (reason) {
+      // The server closed the session on purpose: the client will not
+      // reconnect by itself, so move on to the next mechanism.
+      if (reason === 'io server disconnect') {
+        live.use(startSSE);
+      }
+    });
+    socket.on('connect_error', function (err) {
+      if (isUnknownPaymentMessage(err && err.message)) {
+        live.stop();
+        return;
+      }
+      errors += 1;
+      if (errors >= SOCKET_MAX_ERRORS || (socket && !socket.active)) {
+        // Keeps failing, or the server refused us: try the next mechanism.
+        live.use(startSSE);
+      }
+    });
+
+    return function () {
+      clearTimeout(timer);
+      socket.off();
+      socket.close();
+    };
+  }
+
+  function startSSE() {
+    if (typeof window.EventSource !== 'function' || !eventsUrl) {
+      live.use(startPolling);
+      return null;
+    }
+    const source = new EventSource(eventsUrl);
+    let gotEvent = false;
+
+    // The server sends the current state first; if nothing arrives (a
+    // buffering proxy, say), fall back to polling.
+    const timer = setTimeout(function () {
+      if (!gotEvent) {
+        live.use(startPolling);
+      }
+    }, SSE_FIRST_EVENT_TIMEOUT_MS);
+
+    source.addEventListener('payment_status', function (event) {
+      gotEvent = true;
+      clearTimeout(timer);
+      let data = null;
+      try {
+        data = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      handlePayment(data);
+    });
+    source.addEventListener('error', function () {
+      // Never worked, or the browser gave up reconnecting: poll instead.
+      if (!gotEvent || source.readyState === EventSource.CLOSED) {
+        live.use(startPolling);
+      }
+    });
+
+    return function () {
+      clearTimeout(timer);
+      source.close();
+    };
+  }
+
+  function startPolling() {
+    if (!statusUrl) {
+      return null;
+    }
+    const url = new URL(statusUrl, window.location.href);
+    url.searchParams.set('wait', String(POLL_WAIT_SECONDS));
+    url.searchParams.set('status', renderedStatus);
+
+    const controller = typeof AbortController === 'function' ? new AbortController() : null;
+    let active = true;
+
+    (async function loop() {
+      let failures = 0;
+      while (active && !live.stopped) {
+        const started = Date.now();
+        try {
+          const response = await fetch(url.href, {
+            cache: 'no-store',
+            credentials: 'same-origin',
+            headers: { Accept: 'application/json' },
+            signal: controller ? controller.signal : undefined
+          });
+          if (response.status === 404) {
+            live.stop();
+            return;
+          }
+          if (!response.ok) {
+            throw new Error('HTTP ' + response.status);
+          }
+          handlePayment(await response.json());
+          failures = 0;
+          // If the server answered at once (no long polling), do not hammer it.
+          const elapsed = Date.now() - started;
+          if (elapsed < POLL_MIN_INTERVAL_MS) {
+            await sleep(POLL_MIN_INTERVAL_MS - elapsed);
+          }
+        } catch (e) {
+          if (!active) {
+            return;
+          }
+          failures += 1;
+          await sleep(Math.min(1000 * Math.pow(2, failures - 1), POLL_MAX_BACKOFF_MS));
+        }
+      }
+    })();
+
+    return function () {
+      active = false;
+      if (controller) {
+        controller.abort();
+      }
+    };
+  }
+
+  /* One look at the status, e.g. when the countdown reaches zero. */
+  function checkStatusOnce() {
+    if (!statusUrl || reloading) {
+      return;
+    }
+    fetch(statusUrl, { cache: 'no-store', credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(handlePayment)
+      .catch(function () {
+        // The live channel will still deliver the change.
+      });
+  }
+
+  /* ---------- Countdown (pending page) ---------- */
+
+  function formatRemaining(totalSeconds) {
+    const hours = Math.floor(totalSeconds / 3600);
+    const minutes = Math.floor((totalSeconds % 3600) / 60);
+    const seconds = totalSeconds % 60;
+    const mm = String(minutes).padStart(2, '0');
+    const ss = String(seconds).padStart(2, '0');
+    return hours > 0 ? hours + ':' + mm + ':' + ss : mm + ':' + ss;
+  }
+
+  function startCountdown() {
+    const countdown = document.getElementById('countdown');
+    const label = document.getElementById('countdown-label');
+    const time = document.getElementById('countdown-time');
+    if (!countdown || !time || !isFinite(expiresAt)) {
+      return;
+    }
+    let timer = null;
+    let over = false;
+
+    function expire() {
+      over = true;
+      countdown.classList.add('is-over');
+      if (label) {
+        label.textContent = '';
+      }
+      time.textContent = 'Expirado';
+      root.classList.add('is-expired');
+      const copyButton = document.getElementById('copy-button');
+      if (copyButton) {
+        copyButton.disabled = true;
+      }
+      setStatusText('Prazo encerrado. Verificando…');
+      checkStatusOnce();
+    }
+
+    function tick() {
+      clearTimeout(timer);
+      if (over) {
+        return;
+      }
+      const remaining = expiresAt - Date.now();
+      if (remaining <= 0) {
+        expire();
+        return;
+      }
+      time.textContent = formatRemaining(Math.ceil(remaining / 1000));
+      countdown.classList.toggle('is-urgent', remaining <= 5 * 60 * 1000);
+      // Wake up on the next whole second of the remaining time.
+      timer = setTimeout(tick, (remaining % 1000) || 1000);
+    }
+
+    countdown.hidden = false;
+    tick();
+    // Timers are throttled in background tabs; catch up on return.
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible') {
+        tick();
+      }
+    });
+  }
+
+  /* ---------- Copy button (pending page) ---------- */
+
+  function setupCopy() {
+    const button = document.getElementById('copy-button');
+    const field = document.getElementById('pix-code');
+    const feedback = document.getElementById('copy-feedback');
+    if (!button || !field) {
+      return;
+    }
+    let resetTimer = null;
+
+    function selectField() {
+      field.focus();
+      field.select();
+      field.setSelectionRange(0, field.value.length);
+    }
+
+    function announce(message, isError) {
+      clearTimeout(resetTimer);
+      if (feedback) {
+        // Clear first so the same message is announced again.
+        feedback.textContent = '';
+        feedback.classList.toggle('is-error', Boolean(isError));
+        setTimeout(function () {
+          feedback.textContent = message;
+        }, 50);
+      }
+      button.classList.toggle('is-copied', !isError);
+      resetTimer = setTimeout(function () {
+        button.classList.remove('is-copied');
+        if (feedback) {
+          feedback.textContent = '';
+        }
+      }, 6000);
+    }
+
+    function legacyCopy() {
+      selectField();
+      let ok = false;
+      try {
+        ok = document.execCommand('copy');
+      } catch (e) {
+        ok = false;
+      }
+      button.focus();
+      return ok;
+    }
+
+    function reportLegacy() {
+      if (legacyCopy()) {
+        announce('Código copiado! Agora cole no app do seu banco.', false);
+      } else {
+        selectField();
+        announce('Não foi possível copiar. Selecione o código e copie manualmente.', true);
+      }
+    }
+
+    button.addEventListener('click', function () {
+      const code = field.value.trim();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(code).then(function () {
+          announce('Código copiado! Agora cole no app do seu banco.', false);
+        }, reportLegacy);
+      } else {
+        reportLegacy();
+      }
+    });
+
+    // Tapping the field selects the whole code, ready for manual copy.
+    function selectAll() {
+      field.setSelectionRange(0, field.value.length);
+    }
+    field.addEventListener('focus', selectAll);
+    field.addEventListener('click', selectAll);
+  }
+
+  /* ---------- Start ---------- */
+
+  startCountdown();
+  setupCopy();
+
+  if (LIVE_STATUSES.indexOf(renderedStatus) !== -1) {
+    if (typeof window.io === 'function') {
+      live.use(startSocketIO);
+    } else {
+      live.use(startSSE);
+    }
+  }
+})();
