@@ -73,3 +73,12 @@ def notify(client):
                            content_type="application/json")
 
     return notify
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Return a started ``python app.py`` on a free port, with its own SQLite file."""
+    from tests.live import LiveServer
+
+    with LiveServer(tmp_path) as server:
+        yield server
