@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import errors, events, site, views, webhooks
+    from . import docs, errors, events, security, site, views, webhooks
     from .extensions import db, socketio
 
     db.init_app(app)
@@ -29,13 +29,16 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        cors_allowed_origins=app.config["SOCKETIO_CORS_ALLOWED_ORIGINS"],
     )
     del events  # imported for its handlers
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(site.bp)
+    app.register_blueprint(docs.bp)
     errors.register(app)
+    security.init_app(app)
 
     @app.context_processor
     def page_globals() -> dict:
