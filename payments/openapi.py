@@ -53,7 +53,7 @@ def _amount(max_value: int | float) -> dict:
         "description": "Reais with at most two decimal places: a number or a decimal string "
         "(150, 150.5, \"150.50\"). Never read as a binary float.",
         "anyOf": [
-            {"type": "number", "exclusiveMinimum": 0, "maximum": max_value},
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": max_value},
             {"type": "string", "pattern": AMOUNT_TEXT_PATTERN, "maxLength": 13},
         ],
     }
@@ -68,7 +68,7 @@ def _components(max_value: int | float) -> dict:
         "properties": {
             "id": {"type": "string", "pattern": PUBLIC_ID_PATTERN,
                    "description": "Opaque, unguessable id (128 random bits)"},
-            "value": {"type": "number", "exclusiveMinimum": 0,
+            "value": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
                       "description": "Reais, at most two decimals"},
             "status": {"type": "string", "enum": STATUSES},
             "paid": {"type": "boolean", "description": "True exactly when status is paid"},
