@@ -18,5 +18,5 @@ def publish(payment_object: dict) -> None:
     watchers (SSE, long polls) of other processes learn it from their own
     background task, which re-reads watched payments on every tick.
     """
+    watchers.hub().notify(payment_object)  # first: it cannot fail, the bus can
     socketio.emit(EVENT, payment_object, to=room_for(payment_object["id"]))
-    watchers.hub().notify(payment_object)

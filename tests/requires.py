@@ -1,14 +1,14 @@
-"""Skip a test whose outside dependency is missing, except under ``CI=true``, where it fails."""
+"""Skip a test whose outside service is missing, except under ``CI=true``, where it fails."""
 
 import os
 
 import pytest
 
 
-def require(available: bool, reason: str) -> None:
-    """Go on if ``available``; else skip with ``reason``, or fail under ``CI=true``."""
+def service(available: bool, reason: str) -> None:
+    """Skip (fail under ``CI=true``) with ``reason`` unless ``available``."""
     if available:
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: this test must run)")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: required)", pytrace=False)
     pytest.skip(reason)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import ROOT, LiveServer
-from tests.requires import require
+from tests.requires import service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -23,8 +23,8 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         sync_playwright = None
-    require(sync_playwright is not None, "the playwright package is not installed")
-    require(CHROMIUM.is_file(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    service(sync_playwright is not None, "the playwright package is not installed")
+    service(CHROMIUM.is_file(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import expect
 
     # Waiting for a channel includes Socket.IO's retries before a fallback: be generous.
