@@ -159,7 +159,7 @@
       live.use(startSSE);
       return null;
     }
-    let connected = false;
+    let connected = false; // ever: once it has worked, it reconnects (and catches up) by itself
     let errors = 0;
 
     const timer = setTimeout(function () {
@@ -189,8 +189,8 @@
         return;
       }
       errors += 1;
-      if (errors >= SOCKET_MAX_ERRORS || (socket && !socket.active)) {
-        // Keeps failing, or the server refused us: try the next mechanism.
+      if (!socket.active || (!connected && errors >= SOCKET_MAX_ERRORS)) {
+        // The server refused us, or it never worked: try the next mechanism.
         live.use(startSSE);
       }
     });
