@@ -157,3 +157,24 @@ def test_status_answers_at_once_when_nothing_to_wait_for(app, create, query):
 
     [answer] = answers
     assert answer.get_json() == payment
+
+
+@pytest.mark.parametrize("value", ["0", "301", "abc", "1.5", ""])
+def test_keep_alive_interval_must_be_1_to_300_seconds(tmp_path, monkeypatch, value):
+    from payments import create_app
+    from payments.settings import ConfigError
+
+    monkeypatch.setenv("SSE_KEEPALIVE_SECONDS", "15")
+    with pytest.raises(ConfigError, match="SSE_KEEPALIVE_SECONDS"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test",
+                    "SSE_KEEPALIVE_SECONDS": value}, instance_path=str(tmp_path))
+
+
+def test_keep_alive_interval_comes_from_the_environment(tmp_path, monkeypatch):
+    from payments import create_app
+
+    monkeypatch.setenv("SSE_KEEPALIVE_SECONDS", "20")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test"},
+                     instance_path=str(tmp_path))
+
+    assert app.config["SSE_KEEPALIVE_SECONDS"] == 20
