@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import docs, errors, events, security, site, views, webhooks
+    from . import background, docs, errors, events, security, site, views, watchers, webhooks
     from .extensions import db, socketio
 
     db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         cors_allowed_origins=app.config["SOCKETIO_CORS_ALLOWED_ORIGINS"],
     )
     del events  # imported for its handlers
+    app.extensions[watchers.EXTENSION] = watchers.Hub()
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
@@ -50,4 +51,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     with app.app_context():
         db.create_all()
+    if app.config["BACKGROUND_TASKS"]:
+        background.start(app)
     return app

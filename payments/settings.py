@@ -27,6 +27,7 @@ ENV_SETTINGS = (
     "SOCKETIO_CORS_ALLOWED_ORIGINS",
     "RATE_LIMIT_CREATE",
     "RATE_LIMIT_STORAGE_URI",
+    "SSE_KEEPALIVE_SECONDS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -51,6 +52,10 @@ DEFAULTS = {
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
     "ASYNC_MODE": "threading",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Seconds between keep-alive comments on an idle event stream.
+    "SSE_KEEPALIVE_SECONDS": 15,
+    # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
+    "BACKGROUND_TASKS": False,
 }
 
 
@@ -71,6 +76,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _secret_key(app)
     _pix(app)
     _limits(app)
+    _realtime(app)
 
 
 def _database(app: Flask) -> None:
@@ -148,3 +154,18 @@ def _limits(app: Flask) -> None:
                 f"RATE_LIMIT_CREATE {rate!r} is not a rate such as 60/minute (empty: no limit)"
             ) from None
     cfg["RATE_LIMIT_CREATE"] = rate
+
+
+def _realtime(app: Flask) -> None:
+    """Check the keep-alive interval of event streams.
+
+    :raise ConfigError: it is not a whole number of seconds from 1 to 300.
+    """
+    value = app.config["SSE_KEEPALIVE_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 1 <= seconds <= 300:
+        raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
+    app.config["SSE_KEEPALIVE_SECONDS"] = seconds
