@@ -36,6 +36,8 @@ DEFAULTS = {
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
     "ASYNC_MODE": "threading",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # "migrate": apply the Alembic migrations at start; "create_all": tests' quick shortcut.
+    "DATABASE_SCHEMA": "migrate",
 }
 
 
