@@ -49,8 +49,10 @@ class Page:
         self.client.on(EVENT, self.events.put)
 
     def connect(self, server_url: str, payment_id: str, transports=None) -> "Page":
-        """Connect to ``server_url`` as the page of ``payment_id``; return self."""
+        """Connect to ``server_url`` as the page of ``payment_id``, served from there."""
         self.client.connect(server_url, auth={"payment_id": payment_id},
+                            # A browser sends its Origin; websocket-client adds one itself.
+                            headers={} if transports == ["websocket"] else {"Origin": server_url},
                             transports=transports, wait_timeout=20)
         return self
 
