@@ -51,8 +51,8 @@ class Page:
     def connect(self, server_url: str, payment_id: str, transports=None) -> "Page":
         """Connect to ``server_url`` as the page of ``payment_id``, served from there."""
         self.client.connect(server_url, auth={"payment_id": payment_id},
-                            # A browser sends its Origin; websocket-client adds one itself.
-                            headers={} if transports == ["websocket"] else {"Origin": server_url},
+                            # A browser sends its Origin; websocket-client adds its own.
+                            headers={"Origin": server_url} if transports == ["polling"] else {},
                             transports=transports, wait_timeout=20)
         return self
 
@@ -69,9 +69,9 @@ class Page:
 
 
 @contextmanager
-def servers(tmp_path, count: int, env: dict):
+def servers(tmp_path, count: int, env: dict, argv: list[str] | None = None):
     """Start ``count`` servers together (as an operator's supervisor would), stop them after."""
-    started = [LiveServer(tmp_path, env=env, name=f"app{i}") for i in range(count)]
+    started = [LiveServer(tmp_path, env=env, name=f"app{i}", argv=argv) for i in range(count)]
     try:
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(lambda server: server.start(timeout=60), started))

@@ -12,14 +12,17 @@ def test_webhooks_survive_redis_loss_and_events_resume(tmp_path, own_redis):  # 
     with servers(tmp_path, 2, env) as (a, b):
         missed = create(a.url)
         page = Page().connect(a.url, missed["id"])
+        local_page = Page().connect(b.url, missed["id"])
         try:
             page.next_event()  # the catch-up
+            local_page.next_event()
 
             own_redis.stop()
             status, body = notify(b.url, missed)
             health = [call(server.url + "/health") for server in (a, b)]
 
             assert (status, body["payment"]["status"]) == (200, "paid")
+            assert local_page.next_event()["status"] == "paid"  # same process: no bus needed
             assert call(a.url + f"/payments/pix/{missed['id']}/status")[1]["status"] == "paid"
             for code, report in health:
                 assert code == 503
@@ -44,6 +47,7 @@ def test_webhooks_survive_redis_loss_and_events_resume(tmp_path, own_redis):  # 
             assert resumed is not None and resumed["status"] == "paid", "events never resumed"
         finally:
             page.close()
+            local_page.close()
 
         reconnected = Page().connect(a.url, missed["id"])
         try:
