@@ -1,6 +1,8 @@
 """Several ``python app.py`` processes on one PostgreSQL database and one Redis bus."""
 
 import threading
+import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -9,11 +11,18 @@ from tests.multiprocess import Page, at_once, call, create, notify, servers
 
 
 @pytest.fixture
-def pair(tmp_path, postgres_url, redis_url):  # noqa: F811
-    """Return two servers started together on an empty PostgreSQL database, sharing Redis."""
-    with servers(tmp_path, 2, {"DATABASE_URL": postgres_url,
-                               "SOCKETIO_MESSAGE_QUEUE": redis_url}) as started:
-        yield started
+def start_pair(tmp_path, postgres_url, redis_url):  # noqa: F811
+    """Return a function that starts two servers together on an empty PostgreSQL database,
+    sharing Redis, with extra ``settings``; they stop at teardown."""
+    with ExitStack() as stack:
+        yield lambda **settings: stack.enter_context(servers(tmp_path, 2, {
+            "DATABASE_URL": postgres_url, "SOCKETIO_MESSAGE_QUEUE": redis_url, **settings}))
+
+
+@pytest.fixture
+def pair(start_pair):
+    """Return two servers on one PostgreSQL database and one Redis bus."""
+    return start_pair()
 
 
 def test_webhook_on_one_process_reaches_a_page_on_the_other(pair):
@@ -60,6 +69,24 @@ def test_duplicate_notices_to_two_processes_at_once_change_once(pair):
     finally:
         for page in pages:
             page.close()
+
+
+def test_expiry_noticed_by_two_processes_at_once_is_emitted_once(start_pair):
+    a, b = start_pair(PIX_EXPIRATION_SECONDS="2")
+    payment = create(a.url)
+    page = Page().connect(a.url, payment["id"])
+    try:
+        assert page.next_event()["status"] == "pending"
+        time.sleep(3)  # let the charge expire
+
+        answers = at_once(lambda: notify(a.url, payment), lambda: notify(b.url, payment))
+
+        assert [status for status, _ in answers] == [409, 409]
+        event = page.next_event()
+        assert (event["id"], event["status"]) == (payment["id"], "expired")
+        assert page.next_event(timeout=3) is None, "the expiry was emitted more than once"
+    finally:
+        page.close()
 
 
 def test_a_slow_query_does_not_stall_other_requests(tmp_path, postgres_url):  # noqa: F811
