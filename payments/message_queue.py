@@ -34,7 +34,7 @@ def status(app: Flask) -> str:
         app.extensions["message_queue_ping"] = client
     try:
         client.ping()
-    except Exception:  # any Redis or socket error means "down"
-        app.logger.warning("health check: message queue unavailable", exc_info=True)
+    except Exception as exc:  # any Redis or socket error means "down"
+        app.logger.warning("health check: message queue unavailable: %s", exc)
         return "unavailable"
     return "ok"
