@@ -21,14 +21,28 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import background, docs, errors, events, security, site, views, watchers, webhooks
-    from .extensions import db, socketio
+    from . import (
+        background,
+        docs,
+        errors,
+        events,
+        message_queue,
+        schema,
+        security,
+        site,
+        views,
+        watchers,
+        webhooks,
+    )
+    from .extensions import db, migrate, socketio
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=schema.MIGRATIONS)
+    manager = message_queue.client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        client_manager=manager,  # None: the embedded single-process manager
         cors_allowed_origins=app.config["SOCKETIO_CORS_ALLOWED_ORIGINS"],
     )
     del events  # imported for its handlers
@@ -49,8 +63,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
             "socketio_client_url": url_for("site.socketio_client") if client else None,
         }
 
-    with app.app_context():
-        db.create_all()
+    schema.prepare(app)
     if app.config["BACKGROUND_TASKS"]:
         background.start(app)
     return app
