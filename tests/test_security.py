@@ -202,3 +202,30 @@ def test_no_secret_in_answers_pages_or_logs(tmp_path, dispose, caplog):
     seen += caplog.text
     for secret in (SECRET_KEY, WEBHOOK_SECRET):
         assert secret not in seen
+
+
+REDIS_DB = "redis://127.0.0.1:6379/7"  # this branch's Redis db on the shared server
+
+
+def test_processes_sharing_redis_share_the_rate_limit(tmp_path, dispose):
+    from tests.backends import _redis_answers
+    from tests.requires import service
+
+    service(_redis_answers(REDIS_DB), "Redis is not answering on 127.0.0.1:6379")
+    import redis
+
+    redis.Redis.from_url(REDIS_DB).flushdb()
+    apps = []
+    for name in ("a", "b"):  # two processes' apps, each with its own database
+        (tmp_path / name).mkdir()
+        apps.append(make_app(tmp_path / name, RATE_LIMIT_CREATE="2/minute",
+                             RATE_LIMIT_STORAGE_URI=REDIS_DB))
+        dispose(apps[-1])
+    first, second = apps
+    try:
+        assert first.test_client().post("/payments/pix", json={"value": 1}).status_code == 201
+        assert second.test_client().post("/payments/pix", json={"value": 1}).status_code == 201
+        refused = first.test_client().post("/payments/pix", json={"value": 1})
+        assert refused.status_code == 429 and refused.headers["Retry-After"]
+    finally:
+        redis.Redis.from_url(REDIS_DB).flushdb()
