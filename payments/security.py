@@ -6,6 +6,7 @@ import time
 from flask import Flask, Response, current_app, jsonify
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 #: Only the app's own assets; the Socket.IO client talks to the same origin ('self').
 CONTENT_SECURITY_POLICY = (
@@ -64,10 +65,13 @@ def init_app(app: Flask) -> None:
     ``RATE_LIMIT_CREATE`` empty there is none.
     """
     app.after_request(add_security_headers)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # The client's address (for the rate limit) and scheme, as the trusted proxies saw them;
+        # without it every client behind nginx would share nginx's address and limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     if not app.config["RATE_LIMIT_CREATE"]:
         return
-    # Behind a reverse proxy, wrap app.wsgi_app in werkzeug's ProxyFix so that
-    # remote_addr is the client's address, not the proxy's (see SECURITY.md).
     limiter = Limiter(
         get_remote_address,
         app=app,

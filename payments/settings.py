@@ -27,6 +27,7 @@ ENV_SETTINGS = (
     "SOCKETIO_CORS_ALLOWED_ORIGINS",
     "RATE_LIMIT_CREATE",
     "RATE_LIMIT_STORAGE_URI",
+    "TRUSTED_PROXIES",
     "SSE_KEEPALIVE_SECONDS",
 )
 
@@ -47,6 +48,8 @@ DEFAULTS = {
     "RATE_LIMIT_CREATE": "60/minute",
     # Where rate-limit counters live; unset: Redis of SOCKETIO_MESSAGE_QUEUE, else memory.
     "RATE_LIMIT_STORAGE_URI": None,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe (nginx: 1).
+    "TRUSTED_PROXIES": 0,
     # Never from FLASK_DEBUG: the Werkzeug debugger runs code for whoever reaches it.
     "DEBUG": False,
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
@@ -139,7 +142,8 @@ def _pix(app: Flask) -> None:
 def _limits(app: Flask) -> None:
     """Parse the Socket.IO origins and check the charge-creation rate limit.
 
-    :raise ConfigError: the rate limit is not a rate such as ``60/minute``.
+    :raise ConfigError: the rate limit is not a rate such as ``60/minute``, or
+        ``TRUSTED_PROXIES`` is not a small whole number.
     """
     cfg = app.config
     origins = cfg.get("SOCKETIO_CORS_ALLOWED_ORIGINS")
@@ -156,6 +160,12 @@ def _limits(app: Flask) -> None:
                 f"RATE_LIMIT_CREATE {rate!r} is not a rate such as 60/minute (empty: no limit)"
             ) from None
     cfg["RATE_LIMIT_CREATE"] = rate
+    try:
+        cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
+    except (TypeError, ValueError):
+        cfg["TRUSTED_PROXIES"] = -1
+    if not 0 <= cfg["TRUSTED_PROXIES"] <= 5:
+        raise ConfigError("TRUSTED_PROXIES must be the number of reverse proxies, 0 to 5")
 
 
 def _realtime(app: Flask) -> None:
