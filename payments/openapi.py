@@ -41,7 +41,7 @@ def _retry(description: str, html: bool = False) -> dict:
 UNAVAILABLE = "The database is unavailable or locked; nothing was changed, retry later"
 SIGNATURE = [{}, {"webhookSignature": []}]
 JSON_BODY_ERRORS = {
-    "413": _error("The body is larger than 64 KiB"),
+    "413": _error("The body is larger than the server accepts (64 KiB for a charge)"),
     "415": _error("The body is not declared as JSON"),
     "503": _retry(UNAVAILABLE),
 }
