@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import errors, events, site, views, webhooks
+    from . import cli, database, errors, events, site, views, webhooks
     from .extensions import db, socketio
 
     db.init_app(app)
@@ -36,6 +36,13 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(site.bp)
     errors.register(app)
+    app.cli.add_command(cli.bank)
+    app.cli.add_command(cli.deliveries)
+    if not app.config.get("PIX_WEBHOOK_SECRET"):
+        app.logger.warning(
+            "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted; "
+            "set it before taking real payments"
+        )
 
     @app.context_processor
     def page_globals() -> dict:
@@ -46,5 +53,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         }
 
     with app.app_context():
+        database.tune(db.engine)
         db.create_all()
     return app
