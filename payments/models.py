@@ -140,7 +140,7 @@ class PixReceipt(db.Model):
     __tablename__ = "pix_receipts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    end_to_end_id: Mapped[str] = mapped_column(String(32), unique=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the bank's ``horario``
@@ -153,7 +153,7 @@ class PixRefund(db.Model):
     __tablename__ = "pix_refunds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rtr_id: Mapped[str] = mapped_column(String(32), unique=True)
+    rtr_id: Mapped[str] = mapped_column(String(35), unique=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -18,7 +18,8 @@ NOTICE_MAX_CENTS = 99_999_999_999
 MAX_PIX_ITEMS = 100
 
 TXID = re.compile(r"[A-Za-z0-9]{1,35}", re.ASCII)  # API Pix allows 35; ours have 25
-END_TO_END_ID = re.compile(r"[A-Za-z0-9]{32}", re.ASCII)
+# The spec says 32 characters, yet some of its own examples have 34: take up to 35.
+END_TO_END_ID = re.compile(r"[A-Za-z0-9]{1,35}", re.ASCII)
 VALOR = re.compile(r"[0-9]{1,10}\.[0-9]{2}", re.ASCII)
 REFUND_STATUSES = ("EM_PROCESSAMENTO", "DEVOLVIDO", "NAO_REALIZADO")
 MAX_HORARIO_LENGTH = 40
@@ -109,7 +110,7 @@ def _refunds(value: object, where: str) -> tuple[Refund, ...]:
             raise BadRequest(f"{at} must be an object")
         rtr_id = entry.get("rtrId")
         if not isinstance(rtr_id, str) or not END_TO_END_ID.fullmatch(rtr_id):
-            raise BadRequest(f"{at}.rtrId must be 32 letters and digits")
+            raise BadRequest(f"{at}.rtrId must be 1 to 35 letters and digits")
         status = entry.get("status")
         if not isinstance(status, str) or status not in REFUND_STATUSES:
             raise BadRequest(f"{at}.status must be one of: " + ", ".join(REFUND_STATUSES))
@@ -123,7 +124,7 @@ def _pix_item(item: object, where: str) -> PixItem:
         raise BadRequest(f"{where} must be an object")
     end_to_end_id = item.get("endToEndId")
     if not isinstance(end_to_end_id, str) or not END_TO_END_ID.fullmatch(end_to_end_id):
-        raise BadRequest(f"{where}.endToEndId must be 32 letters and digits")
+        raise BadRequest(f"{where}.endToEndId must be 1 to 35 letters and digits")
     txid = item.get("txid")
     if not isinstance(txid, str) or not TXID.fullmatch(txid):
         raise BadRequest(f"{where}.txid must be 1 to 35 letters and digits")
