@@ -6,6 +6,7 @@ import urllib.request
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from . import deliveries as delivery_log
 from . import services, webhooks
@@ -23,7 +24,7 @@ def _fail(message: str) -> None:
     raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def deliveries() -> None:
     """Inspect and replay the bank's webhook deliveries."""
 
@@ -61,7 +62,7 @@ def replay_delivery(delivery_id: int) -> None:
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def bank() -> None:
     """Play the bank: post signed notices to a running server."""
 
@@ -76,6 +77,7 @@ def _notice_for(payment_id: str, url: str) -> tuple[str, str]:
                                     timeout=TIMEOUT) as response:
             data = json.loads(response.read())
     except urllib.error.HTTPError as exc:
+        exc.close()
         _fail(f"Payment {payment_id} not found here nor at {url} ({exc.code})")
     except (OSError, ValueError) as exc:
         _fail(f"Payment {payment_id} not found here and {url} did not answer: {exc}")
@@ -104,7 +106,8 @@ def pay(payment_id: str, outcome: str | None, url: str) -> None:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             status, answer = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        status, answer = exc.code, exc.read()
+        with exc:  # an HTTPError holds the open response
+            status, answer = exc.code, exc.read()
     except OSError as exc:
         _fail(f"Could not reach {url}: {exc}")
     click.echo(f"{status} {answer.decode(errors='replace')}")
