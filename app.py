@@ -20,7 +20,7 @@ from payments.settings import ConfigError  # noqa: E402
 def main() -> None:
     """Start the Socket.IO server on eventlet."""
     try:
-        app = create_app({"ASYNC_MODE": "eventlet"})
+        app = create_app({"ASYNC_MODE": "eventlet", "BACKGROUND_TASKS": True})
     except ConfigError as exc:
         sys.exit(f"error: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
@@ -31,6 +31,9 @@ def main() -> None:
         port=port,
         max_size=10_000,  # eventlet's default of 1,024 connections would starve the webhook
         log_output=os.environ.get("ACCESS_LOG", "1") != "0",
+        # Write each chunk a streamed response yields at once; eventlet's default
+        # holds them until 4 KiB, which would stall Server-Sent Events.
+        minimum_chunk_size=1,
     )
 
 

@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import cli, database, errors, events, site, views, webhooks
+    from . import background, cli, database, errors, events, site, views, watchers, webhooks
     from .extensions import db, socketio
 
     db.init_app(app)
@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
     )
     del events  # imported for its handlers
+    app.extensions[watchers.EXTENSION] = watchers.Hub()
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
@@ -55,4 +56,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     with app.app_context():
         database.tune(db.engine)
         db.create_all()
+    if app.config["BACKGROUND_TASKS"]:
+        background.start(app)
     return app

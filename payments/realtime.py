@@ -1,5 +1,6 @@
-"""Tell connected pages about a payment: one room per payment."""
+"""Tell the pages of a payment about its new state: Socket.IO room, SSE and long polls."""
 
+from . import watchers
 from .extensions import socketio
 
 EVENT = "payment_status"
@@ -11,5 +12,11 @@ def room_for(public_id: str) -> str:
 
 
 def publish(payment_object: dict) -> None:
-    """Send a payment's new state to the pages of that payment only."""
+    """Send a payment's new state to the pages of that payment only.
+
+    Socket.IO reaches every process through the message queue, if any; the
+    watchers (SSE, long polls) of other processes learn it from their own
+    background task, which re-reads watched payments on every tick.
+    """
+    watchers.hub().notify(payment_object)  # first: it cannot fail, the bus can
     socketio.emit(EVENT, payment_object, to=room_for(payment_object["id"]))
