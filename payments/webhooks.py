@@ -68,6 +68,8 @@ def receive() -> None:
 
     :raise Unauthorized: a secret is configured and the signature is missing, stale or wrong.
     """
+    if request.method != "POST":  # OPTIONS (a CORS preflight) is no delivery
+        return
     request.max_content_length = MAX_BODY
     try:
         body = request.get_data(cache=True)

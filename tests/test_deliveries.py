@@ -84,6 +84,13 @@ def test_not_json_is_logged_415(client, app):
     assert row.body == b"value=1"
 
 
+def test_options_is_not_a_delivery(client, app):
+    response = client.options(CONFIRMATION)
+
+    assert response.status_code == 200
+    assert logged(app) == []
+
+
 def test_body_is_kept_up_to_64_kib(client, app):
     body = json.dumps({"pix": "x" * 100_000}).encode()
 
