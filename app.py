@@ -7,10 +7,14 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category
 
 import eventlet  # noqa: E402
 
-eventlet.monkey_patch()  # before anything else imports sockets or threads
+eventlet.monkey_patch()  # before anything else imports sockets or threads (Redis, psycopg)
 
 import os  # noqa: E402
 import sys  # noqa: E402
+
+# psycopg 3 picks a C wait function that eventlet cannot green (it only detects gevent),
+# so one slow query would stall every request; the pure-Python select() one is greened.
+os.environ["PSYCOPG_WAIT_FUNC"] = "wait_select"  # read when psycopg is first imported
 
 from payments import create_app  # noqa: E402
 from payments.extensions import socketio  # noqa: E402

@@ -41,6 +41,8 @@ DEFAULTS = {
     "SSE_KEEPALIVE_SECONDS": 15,
     # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
     "BACKGROUND_TASKS": False,
+    # "migrate": apply the Alembic migrations at start; "create_all": tests' quick shortcut.
+    "DATABASE_SCHEMA": "migrate",
 }
 
 
