@@ -10,10 +10,12 @@ import urllib.request
 
 import pytest
 import socketio
+import sqlalchemy
 
 from payments import create_app
 from payments.extensions import db
 from payments.signature import sign
+from tests.backends import postgres_url  # noqa: F401  (fixture)
 from tests.live import LiveServer, free_port
 
 SECRET = "live webhook secret"
@@ -147,6 +149,37 @@ def test_50_identical_notices_through_two_processes_change_the_charge_once(tmp_p
             "SELECT count(*), sum(changes) FROM webhook_deliveries WHERE status_code = 200"
         ).fetchall()
     assert (count, changes) == (PARALLEL, 1)
+    assert "Traceback" not in logs
+
+
+@pytest.mark.parametrize("route", ["/payments/pix/confirmation", "/payments/pix/confirmation/pix"])
+def test_50_identical_notices_through_two_processes_on_postgresql(tmp_path, request, route):
+    """The same on PostgreSQL, where requests of two processes really overlap."""
+    database_url = request.getfixturevalue("postgres_url")
+    env = {"PIX_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url}
+    with LiveServer(tmp_path, env=env, name="a") as a, LiveServer(tmp_path, env=env, name="b") as b:
+        payment = create(a, "110.00")
+        body = bodies(payment)[route]
+        headers = {"Content-Type": "application/json", "X-Webhook-Signature": sign(SECRET, body)}
+
+        statuses = fire_at_once([a.url, b.url], route, body, headers)
+
+        status = call(f"{b.url}/payments/pix/{payment['id']}/status")["status"]
+        logs = a.log() + b.log()
+
+    assert statuses == [200] * PARALLEL
+    assert status == "paid"
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            count, changes = conn.execute(sqlalchemy.text(
+                "SELECT count(*), sum(changes) FROM webhook_deliveries WHERE status_code = 200"
+            )).one()
+            receipts = conn.execute(sqlalchemy.text("SELECT count(*) FROM pix_receipts")).scalar()
+    finally:
+        engine.dispose()
+    assert (count, changes) == (PARALLEL, 1)
+    assert receipts == (1 if route.endswith("/pix") else 0)
     assert "Traceback" not in logs
 
 
