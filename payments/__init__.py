@@ -21,7 +21,19 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import background, errors, events, message_queue, schema, site, views, watchers, webhooks
+    from . import (
+        background,
+        cli,
+        database,
+        errors,
+        events,
+        message_queue,
+        schema,
+        site,
+        views,
+        watchers,
+        webhooks,
+    )
     from .extensions import db, migrate, socketio
 
     db.init_app(app)
@@ -39,6 +51,13 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(site.bp)
     errors.register(app)
+    app.cli.add_command(cli.bank)
+    app.cli.add_command(cli.deliveries)
+    if not app.config.get("PIX_WEBHOOK_SECRET"):
+        app.logger.warning(
+            "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted; "
+            "set it before taking real payments"
+        )
 
     @app.context_processor
     def page_globals() -> dict:
@@ -48,6 +67,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
             "socketio_client_url": url_for("site.socketio_client") if client else None,
         }
 
+    with app.app_context():
+        database.tune(db.engine)  # before the first connection, which the schema step opens
     schema.prepare(app)
     if app.config["BACKGROUND_TASKS"]:
         background.start(app)
