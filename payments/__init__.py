@@ -23,6 +23,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     from . import (
         background,
+        cli,
+        database,
         docs,
         errors,
         events,
@@ -54,6 +56,13 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(docs.bp)
     errors.register(app)
     security.init_app(app)
+    app.cli.add_command(cli.bank)
+    app.cli.add_command(cli.deliveries)
+    if not app.config.get("PIX_WEBHOOK_SECRET"):
+        app.logger.warning(
+            "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted; "
+            "set it before taking real payments"
+        )
 
     @app.context_processor
     def page_globals() -> dict:
@@ -63,6 +72,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
             "socketio_client_url": url_for("site.socketio_client") if client else None,
         }
 
+    with app.app_context():
+        database.tune(db.engine)  # before the first connection, which the schema step opens
     schema.prepare(app)
     if app.config["BACKGROUND_TASKS"]:
         background.start(app)
