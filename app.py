@@ -33,6 +33,7 @@ def main() -> None:
         app,
         host=host,
         port=port,
+        debug=False,  # never the Werkzeug debugger: it runs code for whoever reaches it
         max_size=10_000,  # eventlet's default of 1,024 connections would starve the webhook
         log_output=os.environ.get("ACCESS_LOG", "1") != "0",
         # Write each chunk a streamed response yields at once; eventlet's default
