@@ -1,5 +1,7 @@
 """Run real ``python app.py`` servers on free ports, for behaviour that lives between processes."""
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +12,63 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def call(url: str, method: str = "GET", body: dict | None = None, timeout: float = 30):
+    """Return (status, JSON body) of one HTTP request; 4xx/5xx answers are returned too."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def create(server_url: str, value: float | str = 150.5) -> dict:
+    """Create a charge and return its payment object."""
+    status, body = call(server_url + "/payments/pix", "POST", {"value": value})
+    assert status == 201, body
+    return body["payment"]
+
+
+def notify(server_url: str, payment: dict) -> tuple[int, dict]:
+    """Post the bank's approval of ``payment`` to one server; return (status, body)."""
+    return call(server_url + "/payments/pix/confirmation", "POST",
+                {"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]})
+
+
+class EventStream:
+    """An SSE response read as it arrives, with a socket timeout per read."""
+
+    def __init__(self, server: "LiveServer", payment_id: str, timeout: float = 10):
+        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        self.connection.request("GET", f"/payments/pix/{payment_id}/events")
+        self.response = self.connection.getresponse()
+        self.buffer = b""
+
+    def next_block(self) -> bytes:
+        """Return the next event or comment; raise TimeoutError if none arrives in time."""
+        while b"\n\n" not in self.buffer:
+            chunk = self.response.read1(65536)
+            if not chunk:
+                raise EOFError("the server ended the stream")
+            self.buffer += chunk
+        block, self.buffer = self.buffer.split(b"\n\n", 1)
+        return block
+
+    def next_event(self) -> dict:
+        """Return the next ``payment_status`` payload, skipping comments."""
+        while True:
+            lines = self.next_block().decode().splitlines()
+            data = [line[6:] for line in lines if line.startswith("data: ")]
+            if "event: payment_status" in lines:
+                return json.loads(data[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
 
 
 def free_port() -> int:

@@ -1,43 +1,15 @@
 """Helpers for tests that drive several real server processes: HTTP calls and a page's socket."""
 
-import json
 import queue
 import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import socketio
 
-from tests.live import LiveServer
+from tests.live import LiveServer, call, create, notify  # noqa: F401  (re-exported)
 
 EVENT = "payment_status"
-
-
-def call(url: str, method: str = "GET", body: dict | None = None, timeout: float = 30):
-    """Return (status, JSON body) of one HTTP request; 4xx/5xx answers are returned too."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def create(server_url: str, value: float = 150.5) -> dict:
-    """Create a charge and return its payment object."""
-    status, body = call(server_url + "/payments/pix", "POST", {"value": value})
-    assert status == 201, body
-    return body["payment"]
-
-
-def notify(server_url: str, payment: dict) -> tuple[int, dict]:
-    """Post the bank's approval of ``payment`` to one server."""
-    return call(server_url + "/payments/pix/confirmation", "POST",
-                {"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]})
 
 
 class Page:

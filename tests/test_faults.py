@@ -7,14 +7,12 @@ import os
 import shutil
 import socket
 import sqlite3
-import urllib.error
-import urllib.request
 
 import pytest
 
 from payments import create_app
 from payments.extensions import db
-from tests.live import LiveServer
+from tests.live import LiveServer, call, create
 from tests.requires import service
 
 UNAVAILABLE = "The database is unavailable; nothing was changed, retry later"
@@ -91,34 +89,19 @@ def test_a_locked_database_gives_503_and_the_retried_notice_succeeds(tmp_path, m
             db.engine.dispose()
 
 
-def _post(url, body: dict, timeout=30):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _get(url, timeout=30):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
 def test_a_restart_loses_no_charge_or_confirmation(tmp_path):
     server = LiveServer(tmp_path, env={"RATE_LIMIT_CREATE": ""})
     with server:
-        _, created = _post(server.url + "/payments/pix", {"value": "150.50"})
-        paid, other = created["payment"], _post(server.url + "/payments/pix", {"value": 7})[1]
-        status, _ = _post(server.url + "/payments/pix/confirmation",
-                          {"bank_payment_id": paid["bank_payment_id"], "value": 150.5})
+        _, created = call(server.url + "/payments/pix", "POST", {"value": "150.50"})
+        paid, other = created["payment"], create(server.url, 7)
+        status, _ = call(server.url + "/payments/pix/confirmation", "POST",
+                         {"bank_payment_id": paid["bank_payment_id"], "value": 150.5})
         assert status == 200
     with server:  # the same database file, a new process
-        after = _get(f"{server.url}{paid['page_url']}/status")
+        after = call(f"{server.url}{paid['page_url']}/status")[1]
         assert after["status"] == "paid" and after["paid_at"] is not None
         assert after["value"] == 150.5 and after["pix_code"] == paid["pix_code"]
-        pending = _get(f"{server.url}{other['payment']['page_url']}/status")
+        pending = call(f"{server.url}{other['page_url']}/status")[1]
         assert pending["status"] == "pending"
 
 
@@ -159,20 +142,19 @@ def _stuck_polling_client(port: int) -> socket.socket:
 
 def test_a_client_that_stops_reading_cannot_block_webhooks_for_others(tmp_path):
     with LiveServer(tmp_path, env={"RATE_LIMIT_CREATE": ""}) as server:
-        stuck_payment = _post(server.url + "/payments/pix", {"value": 1})[1]["payment"]
-        others = [_post(server.url + "/payments/pix", {"value": 2})[1]["payment"]
-                  for _ in range(5)]
+        stuck_payment = create(server.url, 1)
+        others = [create(server.url, 2) for _ in range(5)]
         stuck = [_stuck_websocket_client(server.port, stuck_payment["id"]) for _ in range(20)]
         stuck += [_stuck_polling_client(server.port) for _ in range(5)]
         try:
             # The stuck clients' payment changes: the server writes to sockets nobody reads.
             for outcome in ("approved", "refunded"):
-                status, _ = _post(server.url + "/payments/pix/confirmation", {
+                status, _ = call(server.url + "/payments/pix/confirmation", "POST", {
                     "bank_payment_id": stuck_payment["bank_payment_id"], "value": 1,
                     "status": outcome})
                 assert status == 200
             for payment in others:
-                status, body = _post(server.url + "/payments/pix/confirmation", {
+                status, body = call(server.url + "/payments/pix/confirmation", "POST", {
                     "bank_payment_id": payment["bank_payment_id"], "value": 2}, timeout=30)
                 assert status == 200 and body["payment"]["status"] == "paid"
         finally:

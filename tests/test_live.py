@@ -1,15 +1,7 @@
 """The real server: ``python app.py`` on eventlet serves the whole flow."""
 
-import json
-import urllib.request
 
-
-def call(url, method="GET", body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
+from tests.live import call
 
 
 def test_python_app_py_creates_and_confirms(live_server):

@@ -1,31 +1,11 @@
 """Real time on a real ``python app.py``: pushed expiry, unbuffered SSE, departed clients."""
 
-import http.client
-import json
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.live import LiveServer
-
-
-def call(url, method="GET", body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def create(server, value=10):
-    return call(server.url + "/payments/pix", "POST", {"value": value})["payment"]
-
-
-def confirm(server, payment):
-    return call(server.url + "/payments/pix/confirmation", "POST",
-                {"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]})
+from tests.live import EventStream, LiveServer, create, notify
 
 
 @pytest.fixture
@@ -35,44 +15,13 @@ def server(tmp_path, request):
         yield live
 
 
-class EventStream:
-    """An SSE response read as it arrives, with a socket timeout per read."""
-
-    def __init__(self, server, payment_id, timeout=10):
-        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-        self.connection.request("GET", f"/payments/pix/{payment_id}/events")
-        self.response = self.connection.getresponse()
-        self.buffer = b""
-
-    def next_block(self) -> bytes:
-        """Return the next event or comment; raise TimeoutError if none arrives in time."""
-        while b"\n\n" not in self.buffer:
-            chunk = self.response.read1(65536)
-            if not chunk:
-                raise EOFError("the server ended the stream")
-            self.buffer += chunk
-        block, self.buffer = self.buffer.split(b"\n\n", 1)
-        return block
-
-    def next_event(self) -> dict:
-        """Return the next ``payment_status`` payload, skipping comments."""
-        while True:
-            lines = self.next_block().decode().splitlines()
-            data = [line[6:] for line in lines if line.startswith("data: ")]
-            if "event: payment_status" in lines:
-                return json.loads(data[0])
-
-    def close(self):
-        self.connection.close()
-
-
 def test_each_event_arrives_at_once(server):
     """Events are ~1 KiB; a server holding output until 4 KiB would time these reads out."""
-    payment = create(server)
+    payment = create(server.url, 10)
     stream = EventStream(server, payment["id"], timeout=10)
     try:
         first = stream.next_event()
-        confirm(server, payment)
+        notify(server.url, payment)
         second = stream.next_event()
     finally:
         stream.close()
@@ -105,7 +54,7 @@ def test_server_lets_go_of_a_departed_event_client(server):
     The server's end only closes once the request's greenlet has finished, which
     runs the stream's ``finally`` (dropping its watch, see test_watchers).
     """
-    payment = create(server)
+    payment = create(server.url, 10)
     stream = EventStream(server, payment["id"])
     stream.next_event()
     client_port = stream.connection.sock.getsockname()[1]
@@ -125,7 +74,7 @@ def test_server_lets_go_of_a_departed_event_client(server):
 def test_socketio_page_learns_the_expiry_without_any_request(server):
     import socketio
 
-    payment = create(server)
+    payment = create(server.url, 10)
     received = []
     client = socketio.Client(reconnection=False)
     client.on("payment_status", received.append)

@@ -1,18 +1,14 @@
 """Two real processes on one database: a change made by one reaches the waiters of the other."""
 
 import json
-import socket
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from tests.live import LiveServer
-from tests.requires import service
-from tests.test_live_realtime import EventStream, confirm, create
-
-REDIS_URL = "redis://127.0.0.1:6379/4"
+from tests.backends import redis_url  # noqa: F401  (fixture)
+from tests.live import EventStream, LiveServer, create, notify
 
 
 @pytest.fixture
@@ -24,11 +20,11 @@ def pair(tmp_path):
 
 def test_sse_on_one_process_hears_a_webhook_received_by_another(pair):
     a, b = pair
-    payment = create(a)
+    payment = create(a.url, 10)
     stream = EventStream(a, payment["id"], timeout=20)
     try:
         first = stream.next_event()
-        confirm(b, payment)
+        notify(b.url, payment)
         second = stream.next_event()
     finally:
         stream.close()
@@ -38,7 +34,7 @@ def test_sse_on_one_process_hears_a_webhook_received_by_another(pair):
 
 def test_long_poll_on_one_process_hears_a_webhook_received_by_another(pair):
     a, b = pair
-    payment = create(a)
+    payment = create(a.url, 10)
     answers = []
 
     def long_poll():
@@ -50,30 +46,17 @@ def test_long_poll_on_one_process_hears_a_webhook_received_by_another(pair):
     poller.start()
     time.sleep(1)  # let the poll reach process A and park there
     parked = poller.is_alive()
-    confirm(b, payment)
+    notify(b.url, payment)
     poller.join(timeout=60)
 
     assert parked, "the long poll answered before anything changed"
     assert [answer["status"] for answer in answers] == ["paid"]
 
 
-def redis_available() -> bool:
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        return False
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
-def redis_pair(tmp_path):
+def redis_pair(tmp_path, redis_url):  # noqa: F811
     """Return two processes sharing one SQLite file and Redis; charges live 2 s."""
-    service(redis_available(), "needs Redis on 127.0.0.1:6379 and the redis package")
-    env = {"PIX_EXPIRATION_SECONDS": "2", "SOCKETIO_MESSAGE_QUEUE": REDIS_URL}
+    env = {"PIX_EXPIRATION_SECONDS": "2", "SOCKETIO_MESSAGE_QUEUE": redis_url}
     with LiveServer(tmp_path, env=env, name="a") as a, LiveServer(tmp_path, env=env, name="b") as b:
         yield a, b
 
@@ -83,7 +66,7 @@ def test_two_processes_push_an_expiry_once(redis_pair):
     import socketio
 
     a, b = redis_pair
-    payment = create(a)
+    payment = create(a.url, 10)
     heard = {a.url: [], b.url: []}
     clients = []
     for server in (a, b):

@@ -16,22 +16,10 @@ from payments import create_app
 from payments.extensions import db
 from payments.signature import sign
 from tests.backends import postgres_url  # noqa: F401  (fixture)
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer, call, create, free_port
 
 SECRET = "live webhook secret"
 PARALLEL = 50
-
-
-def call(url, method="GET", body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def create(server, value) -> dict:
-    return call(server.url + "/payments/pix", "POST", {"value": value})["payment"]
 
 
 def post_raw(url: str, path: str, body: bytes, headers: dict) -> int:
@@ -98,7 +86,7 @@ def bodies(payment: dict) -> dict[str, bytes]:
 @pytest.mark.parametrize("route", ["/payments/pix/confirmation", "/payments/pix/confirmation/pix"])
 def test_50_identical_notices_at_once_change_the_charge_once(tmp_path, route):
     with LiveServer(tmp_path, env={"PIX_WEBHOOK_SECRET": SECRET}) as server:
-        payment = create(server, "110.00")
+        payment = create(server.url, "110.00")
         page = Page(server.url, payment["id"])
         try:
             page.wait_for(1, timeout=30)  # the catch-up: pending
@@ -113,7 +101,7 @@ def test_50_identical_notices_at_once_change_the_charge_once(tmp_path, route):
             events = [e["status"] for e in page.events]
         finally:
             page.close()
-        status = call(f"{server.url}/payments/pix/{payment['id']}/status")["status"]
+        status = call(f"{server.url}/payments/pix/{payment['id']}/status")[1]["status"]
         log = server.log()
 
     assert statuses == [200] * PARALLEL
@@ -133,13 +121,13 @@ def test_50_identical_notices_through_two_processes_change_the_charge_once(tmp_p
     """Two servers on one database: the conditional update holds between processes too."""
     env = {"PIX_WEBHOOK_SECRET": SECRET}
     with LiveServer(tmp_path, env=env, name="a") as a, LiveServer(tmp_path, env=env, name="b") as b:
-        payment = create(a, "110.00")
+        payment = create(a.url, "110.00")
         body = bodies(payment)["/payments/pix/confirmation"]
         headers = {"Content-Type": "application/json", "X-Webhook-Signature": sign(SECRET, body)}
 
         statuses = fire_at_once([a.url, b.url], "/payments/pix/confirmation", body, headers)
 
-        status = call(f"{b.url}/payments/pix/{payment['id']}/status")["status"]
+        status = call(f"{b.url}/payments/pix/{payment['id']}/status")[1]["status"]
         logs = a.log() + b.log()
 
     assert statuses == [200] * PARALLEL
@@ -158,13 +146,13 @@ def test_50_identical_notices_through_two_processes_on_postgresql(tmp_path, requ
     database_url = request.getfixturevalue("postgres_url")
     env = {"PIX_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url}
     with LiveServer(tmp_path, env=env, name="a") as a, LiveServer(tmp_path, env=env, name="b") as b:
-        payment = create(a, "110.00")
+        payment = create(a.url, "110.00")
         body = bodies(payment)[route]
         headers = {"Content-Type": "application/json", "X-Webhook-Signature": sign(SECRET, body)}
 
         statuses = fire_at_once([a.url, b.url], route, body, headers)
 
-        status = call(f"{b.url}/payments/pix/{payment['id']}/status")["status"]
+        status = call(f"{b.url}/payments/pix/{payment['id']}/status")[1]["status"]
         logs = a.log() + b.log()
 
     assert statuses == [200] * PARALLEL
@@ -213,11 +201,11 @@ def bank(server, tmp_path):
 
 
 def status_of(server, payment) -> str:
-    return call(f"{server.url}/payments/pix/{payment['id']}/status")["status"]
+    return call(f"{server.url}/payments/pix/{payment['id']}/status")[1]["status"]
 
 
 def test_bank_pay_then_refund(server, bank):
-    payment = create(server, "1500.50")
+    payment = create(server.url, "1500.50")
 
     paid = bank("pay", payment["id"], "--url", server.url)
     refunded = bank("pay", payment["id"], "--refund", "--url", server.url)
@@ -230,7 +218,7 @@ def test_bank_pay_then_refund(server, bank):
 
 
 def test_bank_refuse(server, bank):
-    payment = create(server, 10)
+    payment = create(server.url, 10)
 
     result = bank("pay", payment["id"], "--refuse", "--url", server.url)
 
@@ -239,7 +227,7 @@ def test_bank_refuse(server, bank):
 
 
 def test_bank_pay_refused_by_the_rules_exits_1(server, bank):
-    payment = create(server, 10)
+    payment = create(server.url, 10)
     bank("pay", payment["id"], "--refuse", "--url", server.url)
 
     result = bank("pay", payment["id"], "--url", server.url)
@@ -249,7 +237,7 @@ def test_bank_pay_refused_by_the_rules_exits_1(server, bank):
 
 
 def test_bank_with_the_wrong_secret_gets_401(server, bank):
-    payment = create(server, 10)
+    payment = create(server.url, 10)
 
     result = bank("pay", payment["id"], "--url", server.url, secret="not the server's")
 
@@ -259,7 +247,7 @@ def test_bank_with_the_wrong_secret_gets_401(server, bank):
 
 
 def test_bank_reads_a_charge_it_does_not_store_from_the_server(server, bank, tmp_path):
-    payment = create(server, "12.34")
+    payment = create(server.url, "12.34")
 
     result = bank("pay", payment["id"], "--url", server.url,
                   database_url=f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
@@ -276,7 +264,7 @@ def test_bank_pay_unknown_payment_exits_1(server, bank):
 
 
 def test_bank_pay_without_a_server_exits_1(server, bank):
-    payment = create(server, 10)
+    payment = create(server.url, 10)
 
     result = bank("pay", payment["id"], "--url", f"http://127.0.0.1:{free_port()}")
 
