@@ -1,15 +1,29 @@
-"""Serve the PIX payment pages: ``python app.py`` (HOST, PORT from the environment)."""
+"""Serve the PIX payment pages: ``python app.py`` (HOST, PORT from the environment).
 
+``ASYNC_MODE`` chooses the Socket.IO server: ``eventlet`` (the default and the
+production choice), ``gevent`` or ``threading`` (measured in docs/benchmarks.md).
+"""
+
+import os
 import warnings
 
-# eventlet warns at import that it is in maintenance; we know, and chose it knowingly.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+#: The async modes this server can run, each with its own monkey patching below.
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+ASYNC_MODE = os.environ.get("ASYNC_MODE") or "eventlet"
 
-import eventlet  # noqa: E402
+# The one place that patches the standard library, before anything imports sockets or threads.
+if ASYNC_MODE == "eventlet":
+    # eventlet warns at import that it is in maintenance; we know, and chose it knowingly.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+    import eventlet
 
-eventlet.monkey_patch()  # before anything else imports sockets or threads
+    eventlet.monkey_patch()
+elif ASYNC_MODE == "gevent":
+    from gevent import monkey
 
-import os  # noqa: E402
+    monkey.patch_all()
+
+import logging  # noqa: E402
 import sys  # noqa: E402
 
 from payments import create_app  # noqa: E402
@@ -18,20 +32,28 @@ from payments.settings import ConfigError  # noqa: E402
 
 
 def main() -> None:
-    """Start the Socket.IO server on eventlet."""
+    """Start the Socket.IO server in ``ASYNC_MODE``."""
+    if ASYNC_MODE not in ASYNC_MODES:
+        sys.exit(f"error: ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {ASYNC_MODE!r}")
     try:
-        app = create_app({"ASYNC_MODE": "eventlet"})
+        max_connections = int(os.environ.get("MAX_CONNECTIONS") or 10_000)
+    except ValueError:
+        sys.exit("error: MAX_CONNECTIONS must be a whole number")
+    try:
+        app = create_app({"ASYNC_MODE": ASYNC_MODE})
     except ConfigError as exc:
         sys.exit(f"error: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    socketio.run(
-        app,
-        host=host,
-        port=port,
-        max_size=10_000,  # eventlet's default of 1,024 connections would starve the webhook
-        log_output=os.environ.get("ACCESS_LOG", "1") != "0",
-    )
+    options: dict = {"log_output": os.environ.get("ACCESS_LOG", "1") != "0"}
+    if ASYNC_MODE == "eventlet":
+        # eventlet's default of 1,024 connections would starve the webhook
+        options["max_size"] = max_connections
+    elif ASYNC_MODE == "threading":
+        options["allow_unsafe_werkzeug"] = True  # the measured alternative, not for production
+        if not options["log_output"]:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # werkzeug ignores log_output
+    socketio.run(app, host=host, port=port, **options)
 
 
 if __name__ == "__main__":
