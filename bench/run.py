@@ -82,6 +82,16 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the CPU time (user + system) the processes ``pids`` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def raise_fd_limit() -> int:
     """Raise this process's open-file limit (servers started from here inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -122,7 +132,7 @@ def session(limit: int = 100) -> aiohttp.ClientSession:
                                  timeout=aiohttp.ClientTimeout(total=60))
 
 
-async def create_load(bases: list[str], clients: int, total: int) -> dict:
+async def create_load(bases: list[str], clients: int, total: int, pids: list[int]) -> dict:
     """Create ``total`` charges from ``clients`` concurrent keep-alive clients."""
     async with session(clients) as http:
         for base in bases:  # warm up every server and connection
@@ -142,14 +152,15 @@ async def create_load(bases: list[str], clients: int, total: int) -> dict:
                 except (RuntimeError, aiohttp.ClientError):
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(pids)
         await asyncio.gather(*(worker(i) for i in range(clients)))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, cpu_seconds(pids) - cpu
     return {"clients": clients, "requests": total, "errors": errors,
-            "per_second": round(len(latencies) / wall, 1), "latency_ms": percentiles(latencies)}
+            "per_second": round(len(latencies) / wall, 1), "latency_ms": percentiles(latencies),
+            "server_cpu_ms_per_request": round(cpu * 1000 / total, 3)}
 
 
-async def confirm_load(bases: list[str], clients: int, total: int) -> dict:
+async def confirm_load(bases: list[str], clients: int, total: int, pids: list[int]) -> dict:
     """Confirm ``total`` fresh charges (created first, untimed) from ``clients`` clients."""
     async with session(clients) as http:
         gate = asyncio.Semaphore(clients)
@@ -176,11 +187,12 @@ async def confirm_load(bases: list[str], clients: int, total: int) -> dict:
                 else:
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(pids)
         await asyncio.gather(*(worker() for _ in range(clients)))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, cpu_seconds(pids) - cpu
     return {"clients": clients, "requests": total, "errors": errors,
-            "per_second": round(len(latencies) / wall, 1), "latency_ms": percentiles(latencies)}
+            "per_second": round(len(latencies) / wall, 1), "latency_ms": percentiles(latencies),
+            "server_cpu_ms_per_request": round(cpu * 1000 / total, 3)}
 
 
 async def event_latency(base: str, transport: str, samples: int, notify: str | None = None) -> dict:
@@ -257,11 +269,12 @@ def bench_mode(mode: str, counts: Counts, workdir: Path, log) -> dict:
     result: dict = {"mode": mode}
     with server(workdir / mode, mode) as live:
         log(f"[{mode}] server pid {live.process.pid} on CPU {SERVER_CPU}")
-        result["create"] = [asyncio.run(create_load([live.url], 1, counts.creates_1)),
-                            asyncio.run(create_load([live.url], 20, counts.creates_20))]
+        pids = [live.process.pid]
+        result["create"] = [asyncio.run(create_load([live.url], 1, counts.creates_1, pids)),
+                            asyncio.run(create_load([live.url], 20, counts.creates_20, pids))]
         for row in result["create"]:
             log(f"[{mode}] create x{row['clients']}: {row['per_second']}/s {row['latency_ms']}")
-        result["confirm"] = asyncio.run(confirm_load([live.url], 20, counts.confirms))
+        result["confirm"] = asyncio.run(confirm_load([live.url], 20, counts.confirms, pids))
         log(f"[{mode}] confirm x20: {result['confirm']['per_second']}/s")
         result["latency"] = []
         transports = ["websocket", "polling"]
@@ -322,11 +335,11 @@ def bench_two_processes(counts: Counts, workdir: Path, log) -> dict:
            "DATABASE_URL": f"sqlite:///{workdir / 'shared.sqlite'}"}
     with server(workdir, "eventlet", SERVER_CPU, "a", env) as a, \
             server(workdir, "eventlet", CLIENT_CPU, "b", env) as b:
-        bases = [a.url, b.url]
+        bases, pids = [a.url, b.url], [a.process.pid, b.process.pid]
         result = {
             "cpus": "server a on CPU 0, server b on CPU 1, load generator on both (no core left)",
-            "create": asyncio.run(create_load(bases, 20, counts.creates_20)),
-            "confirm": asyncio.run(confirm_load(bases, 20, counts.confirms)),
+            "create": asyncio.run(create_load(bases, 20, counts.creates_20, pids)),
+            "confirm": asyncio.run(confirm_load(bases, 20, counts.confirms, pids)),
             "cross_process": asyncio.run(event_latency(b.url, "websocket", counts.crowd_samples,
                                                        notify=a.url)),
         }
@@ -366,9 +379,10 @@ def table(results: dict) -> str:
         m = mode["mode"]
         for c in mode["create"]:
             row(f"{m}: create, {c['clients']} client(s)", c["latency_ms"], c["per_second"],
-                f"errors {c['errors']}")
+                f"errors {c['errors']}, server CPU {c['server_cpu_ms_per_request']} ms/request")
         row(f"{m}: confirm, 20 clients", mode["confirm"]["latency_ms"],
-            mode["confirm"]["per_second"], f"errors {mode['confirm']['errors']}")
+            mode["confirm"]["per_second"], f"errors {mode['confirm']['errors']}, server CPU "
+            f"{mode['confirm']['server_cpu_ms_per_request']} ms/request")
         for lat in mode["latency"]:
             row(f"{m}: webhook→event, {lat['transport']}, idle", lat["event_ms"], "",
                 f"webhook answer p50 {lat['webhook_answer_ms'].get('p50')} ms")

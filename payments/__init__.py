@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import errors, events, site, views, webhooks
+    from . import database, errors, events, site, views, webhooks
     from .extensions import db, socketio
 
     db.init_app(app)
@@ -46,5 +46,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         }
 
     with app.app_context():
+        database.tune(db.engine)
         db.create_all()
     return app
