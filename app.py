@@ -24,11 +24,45 @@ elif ASYNC_MODE == "gevent":
     monkey.patch_all()
 
 import logging  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 from payments import create_app  # noqa: E402
 from payments.extensions import socketio  # noqa: E402
 from payments.settings import ConfigError  # noqa: E402
+
+
+def no_delay_handler() -> dict:
+    """Return the ``socketio.run`` option that sets TCP_NODELAY on every accepted socket.
+
+    Without it, a small write that follows another unacknowledged one (an event
+    after a ping, a response after a WebSocket frame) waits for the peer's
+    delayed ACK: about 40 ms per event on Linux loopback.
+    """
+    if ASYNC_MODE == "eventlet":
+        from eventlet.wsgi import HttpProtocol
+
+        class NoDelayProtocol(HttpProtocol):
+            def setup(self) -> None:
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                super().setup()
+
+        return {"protocol": NoDelayProtocol}
+    if ASYNC_MODE == "gevent":
+        from gevent.pywsgi import WSGIHandler
+
+        class NoDelayHandler(WSGIHandler):
+            def handle(self) -> None:
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                super().handle()
+
+        return {"handler_class": NoDelayHandler}
+    from werkzeug.serving import WSGIRequestHandler
+
+    class NoDelayRequestHandler(WSGIRequestHandler):
+        disable_nagle_algorithm = True  # socketserver sets TCP_NODELAY in setup()
+
+    return {"request_handler": NoDelayRequestHandler}
 
 
 def main() -> None:
@@ -45,7 +79,7 @@ def main() -> None:
         sys.exit(f"error: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    options: dict = {"log_output": os.environ.get("ACCESS_LOG", "1") != "0"}
+    options: dict = {"log_output": os.environ.get("ACCESS_LOG", "1") != "0", **no_delay_handler()}
     if ASYNC_MODE == "eventlet":
         # eventlet's default of 1,024 connections would starve the webhook
         options["max_size"] = max_connections
