@@ -14,7 +14,8 @@ import aiohttp
 
 from .clients import PageRefused, WebSocketPage
 
-CONNECT_CONCURRENCY = 100
+#: Below eventlet's listen backlog (50): a dropped SYN would cost a 1 s retransmission.
+CONNECT_CONCURRENCY = 40
 
 
 async def _hold(conn: Connection, base: str, payment_id: str, count: int, timeout: float) -> None:
@@ -22,6 +23,7 @@ async def _hold(conn: Connection, base: str, payment_id: str, count: int, timeou
     async with aiohttp.ClientSession(connector=connector) as session:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         pages: list[WebSocketPage] = []
+        waiting: list[asyncio.Task] = []
         failures: list[str] = []
 
         async def join() -> None:
@@ -29,6 +31,8 @@ async def _hold(conn: Connection, base: str, payment_id: str, count: int, timeou
                 page = WebSocketPage(session, base, payment_id)
                 try:
                     await asyncio.wait_for(page.connect(), timeout)
+                    # read at once: an unread page would miss its pings and be dropped
+                    waiting.append(asyncio.create_task(page.next_event()))
                     pages.append(page)
                 except (PageRefused, TimeoutError, aiohttp.ClientError, OSError) as exc:
                     failures.append(repr(exc)[:200])
@@ -36,7 +40,6 @@ async def _hold(conn: Connection, base: str, payment_id: str, count: int, timeou
         started = time.monotonic()
         await asyncio.gather(*(join() for _ in range(count)))
         connect_seconds = time.monotonic() - started
-        waiting = [asyncio.create_task(page.next_event()) for page in pages]
         conn.send({"connected": len(pages), "failed": len(failures),
                    "first_failure": failures[0] if failures else None,
                    "connect_seconds": connect_seconds})
