@@ -17,7 +17,7 @@ if ASYNC_MODE == "eventlet":
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
     import eventlet
 
-    eventlet.monkey_patch()
+    eventlet.monkey_patch()  # before anything else imports sockets or threads (Redis, psycopg)
 elif ASYNC_MODE == "gevent":
     from gevent import monkey
 
@@ -26,6 +26,10 @@ elif ASYNC_MODE == "gevent":
 import logging  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
+
+# psycopg 3 picks a C wait function that eventlet cannot green (it only detects gevent),
+# so one slow query would stall every request; the pure-Python select() one is greened.
+os.environ["PSYCOPG_WAIT_FUNC"] = "wait_select"  # read when psycopg is first imported
 
 from payments import create_app  # noqa: E402
 from payments.extensions import socketio  # noqa: E402
@@ -86,7 +90,7 @@ def main() -> None:
     except ValueError:
         sys.exit("error: MAX_CONNECTIONS must be a whole number")
     try:
-        app = create_app({"ASYNC_MODE": ASYNC_MODE})
+        app = create_app({"ASYNC_MODE": ASYNC_MODE, "BACKGROUND_TASKS": True})
     except ConfigError as exc:
         sys.exit(f"error: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
@@ -95,6 +99,9 @@ def main() -> None:
     if ASYNC_MODE == "eventlet":
         # eventlet's default of 1,024 connections would starve the webhook
         options["max_size"] = max_connections
+        # Write each chunk a streamed response yields at once; eventlet's default
+        # holds them until 4 KiB, which would stall Server-Sent Events.
+        options["minimum_chunk_size"] = 1
     elif ASYNC_MODE == "threading":
         options["allow_unsafe_werkzeug"] = True  # the measured alternative, not for production
         if not options["log_output"]:

@@ -21,16 +21,30 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import database, errors, events, site, views, webhooks
-    from .extensions import db, socketio
+    from . import (
+        background,
+        database,
+        errors,
+        events,
+        message_queue,
+        schema,
+        site,
+        views,
+        watchers,
+        webhooks,
+    )
+    from .extensions import db, migrate, socketio
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=schema.MIGRATIONS)
+    manager = message_queue.client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        client_manager=manager,  # None: the embedded single-process manager
     )
     del events  # imported for its handlers
+    app.extensions[watchers.EXTENSION] = watchers.Hub()
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
@@ -47,5 +61,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     with app.app_context():
         database.tune(db.engine)
-        db.create_all()
+    schema.prepare(app)
+    if app.config["BACKGROUND_TASKS"]:
+        background.start(app)
     return app

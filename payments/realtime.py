@@ -1,5 +1,8 @@
-"""Tell connected pages about a payment: one room per payment."""
+"""Tell the pages of a payment about its new state: Socket.IO room, SSE and long polls."""
 
+from flask import current_app
+
+from . import watchers
 from .extensions import socketio
 
 EVENT = "payment_status"
@@ -11,5 +14,16 @@ def room_for(public_id: str) -> str:
 
 
 def publish(payment_object: dict) -> None:
-    """Send a payment's new state to the pages of that payment only."""
-    socketio.emit(EVENT, payment_object, to=room_for(payment_object["id"]))
+    """Send a payment's new state to the pages of that payment only; never raise.
+
+    The change is already committed: a failing bus (Redis down) must not fail the
+    request that made it. Pages that miss the event learn the state when they reconnect.
+    Socket.IO reaches every process through the message queue, if any; the watchers
+    (SSE, long polls) of other processes learn it from their own background task,
+    which re-reads watched payments on every tick.
+    """
+    watchers.hub().notify(payment_object)  # first: it cannot fail, the bus can
+    try:
+        socketio.emit(EVENT, payment_object, to=room_for(payment_object["id"]))
+    except Exception:  # the bus is best effort; the database is the truth
+        current_app.logger.exception("could not publish %s for %s", EVENT, payment_object["id"])

@@ -18,6 +18,8 @@ from .pix import build_brcode, new_txid
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+#: Most ids in one ``IN (...)``: far below every database's parameter limit.
+IN_CHUNK = 500
 
 #: What a bank notice's ``status`` asks for, and what we answer when it is done.
 OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
@@ -91,6 +93,15 @@ def get_payment(public_id: object) -> Payment:
     return payment
 
 
+def find_payments(public_ids: list[str]) -> list[Payment]:
+    """Return the payments with these public ids (unknown ids are left out)."""
+    found: list[Payment] = []
+    for start in range(0, len(public_ids), IN_CHUNK):
+        chunk = public_ids[start : start + IN_CHUNK]
+        found += db.session.scalars(select(Payment).where(Payment.public_id.in_(chunk)))
+    return found
+
+
 def find_by_qr_code(name: str) -> Payment | None:
     """Return the payment whose QR code is called ``name``, or None."""
     match = QR_CODE_NAME.fullmatch(name)
@@ -128,6 +139,22 @@ def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -
     if changed:
         realtime.publish(payment.to_dict())
     return changed
+
+
+def expire_due(now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire pending charges past their expiry (at most ``limit``); return how many this did.
+
+    Each one goes through ``move``: where several processes race for the same
+    charge, only the one whose conditional update wins publishes its expiry.
+    """
+    now = now or utcnow()
+    due = db.session.scalars(
+        select(Payment)
+        .where(Payment.status == PaymentStatus.PENDING.value, Payment.expires_at <= now)
+        .order_by(Payment.expires_at)
+        .limit(limit)
+    ).all()
+    return sum(move(payment, PaymentStatus.EXPIRED, now) for payment in due)
 
 
 def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved") -> NoticeResult:

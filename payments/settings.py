@@ -23,6 +23,7 @@ ENV_SETTINGS = (
     "PIX_MAX_VALUE",
     "PIX_WEBHOOK_SECRET",
     "SOCKETIO_MESSAGE_QUEUE",
+    "SSE_KEEPALIVE_SECONDS",
 )
 
 DEFAULTS = {
@@ -36,6 +37,12 @@ DEFAULTS = {
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
     "ASYNC_MODE": "threading",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Seconds between keep-alive comments on an idle event stream.
+    "SSE_KEEPALIVE_SECONDS": 15,
+    # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
+    "BACKGROUND_TASKS": False,
+    # "migrate": apply the Alembic migrations at start; "create_all": tests' quick shortcut.
+    "DATABASE_SCHEMA": "migrate",
 }
 
 
@@ -55,6 +62,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _database(app)
     _secret_key(app)
     _pix(app)
+    _realtime(app)
 
 
 def _database(app: Flask) -> None:
@@ -110,3 +118,18 @@ def _pix(app: Flask) -> None:
         raise ConfigError("PIX_MAX_VALUE must be an amount in reais such as 1000000.00") from None
     if cfg["PIX_MAX_CENTS"] <= 0:
         raise ConfigError("PIX_MAX_VALUE must be positive")
+
+
+def _realtime(app: Flask) -> None:
+    """Check the keep-alive interval of event streams.
+
+    :raise ConfigError: it is not a whole number of seconds from 1 to 300.
+    """
+    value = app.config["SSE_KEEPALIVE_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 1 <= seconds <= 300:
+        raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
+    app.config["SSE_KEEPALIVE_SECONDS"] = seconds

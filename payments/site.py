@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, send_from_directory
 from sqlalchemy import text
 
+from . import message_queue
 from .extensions import db
 
 bp = Blueprint("site", __name__)
@@ -29,7 +30,7 @@ def socketio_client():
 
 @bp.get("/health")
 def health():
-    """Report whether the app and its database answer."""
+    """Report whether the app, its database and its message queue answer."""
     try:
         db.session.execute(text("SELECT 1"))
         database = "ok"
@@ -37,7 +38,8 @@ def health():
         current_app.logger.exception("health check: database unavailable")
         db.session.rollback()
         database = "unavailable"
-    queue = "ok" if current_app.config.get("SOCKETIO_MESSAGE_QUEUE") else "disabled"
-    body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
+    queue = message_queue.status(current_app)
+    healthy = database == "ok" and queue != "unavailable"
+    body = {"status": "ok" if healthy else "unavailable", "database": database,
             "message_queue": queue}
     return body, 200 if body["status"] == "ok" else 503

@@ -6,9 +6,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from . import services
+from . import services, sse, watchers
 from .errors import BadRequest
+from .extensions import db
 from .inputs import json_object
+from .models import PaymentStatus
 from .money import InvalidAmount, format_brl, parse_amount
 from .qr import render_png
 
@@ -51,16 +53,59 @@ def page(payment_id: str):
         paid_at_display=_display(payment.paid_at),
         expires_at_display=_display(payment.expires_at),
         status_url=url_for("pix.status", payment_id=payment.public_id),
-        events_url=f"{data['page_url']}/events",
+        events_url=url_for("pix.events", payment_id=payment.public_id),
     )
     # The page reloads itself on a change: it must get the new state, never a cached one.
     return html, 200, {"Cache-Control": "no-store"}
 
 
+#: Longest a long poll may hold its answer, in seconds.
+MAX_WAIT_SECONDS = 30
+STATUSES = frozenset(status.value for status in PaymentStatus)
+
+
+def _long_poll_args() -> tuple[int, str | None]:
+    """Return ``wait`` (0 when absent) and ``status`` from the query string.
+
+    :raise BadRequest: ``wait`` is not a whole number from 0 to 30, or ``status`` is unknown.
+    """
+    raw_wait = request.args.get("wait")
+    wait = 0
+    if raw_wait is not None:
+        if not (raw_wait.isascii() and raw_wait.isdigit()) or int(raw_wait) > MAX_WAIT_SECONDS:
+            raise BadRequest(f"wait must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}")
+        wait = int(raw_wait)
+    known = request.args.get("status")
+    if known is not None and known not in STATUSES:
+        raise BadRequest(f"status must be one of: {', '.join(sorted(STATUSES))}")
+    return wait, known
+
+
 @bp.get("/<payment_id>/status")
 def status(payment_id: str):
-    """Return the payment object."""
-    return services.get_payment(payment_id).to_dict()
+    """Return the payment object; with ``wait``, once it differs from ``status`` or time is up.
+
+    Without ``status`` a long poll waits for a change from the current status.
+    """
+    wait, known = _long_poll_args()
+    data = services.get_payment(payment_id).to_dict()
+    known = known or data["status"]
+    if wait == 0 or data["status"] != known:
+        return data
+    db.session.close()  # hand the connection back to the pool while we wait
+    with watchers.hub().watch(data["id"], known) as watch:
+        changes = watch.wait(wait)
+    # No news: answer with a fresh read, which also catches a change that slipped in
+    # between the first read and the watch.
+    return changes[-1] if changes else services.get_payment(payment_id).to_dict()
+
+
+@bp.get("/<payment_id>/events")
+def events(payment_id: str):
+    """Stream the payment object as Server-Sent Events: now, then on every change."""
+    first = services.get_payment(payment_id).to_dict()
+    stream = sse.stream(watchers.hub(), first, current_app.config["SSE_KEEPALIVE_SECONDS"])
+    return Response(stream, mimetype="text/event-stream", headers=sse.HEADERS)
 
 
 @bp.get("/qr_code/<name>")

@@ -16,6 +16,7 @@ def app(tmp_path):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
             "SECRET_KEY": "test",
+            "DATABASE_SCHEMA": "create_all",  # fast; test_migrations checks the migrations
         },
         instance_path=str(tmp_path),
     )

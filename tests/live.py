@@ -20,10 +20,12 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A ``python app.py`` process; ``url`` is its base URL."""
+    """A ``python app.py`` process (or ``argv``, ``{port}`` filled in); ``url`` is its base URL."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, name: str = "app"):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, name: str = "app",
+                 argv: list[str] | None = None):
         self.port = free_port()
+        self.argv = [arg.format(port=self.port) for arg in argv or [sys.executable, "app.py"]]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}-{self.port}.log"
         self.env = {
@@ -45,7 +47,7 @@ class LiveServer:
         """
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env=self.env,
+                self.argv, cwd=ROOT, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout

@@ -5,7 +5,9 @@
  * data-status-url, data-events-url. Live updates use one mechanism at a
  * time, in this order: Socket.IO (if window.io), Server-Sent Events, long
  * polling. The page reloads only when the server reports a status other
- * than the one it was rendered with.
+ * than the one it was rendered with. Each channel announces itself in
+ * #payment's data-live ("socketio", "sse" or "polling") once it has
+ * delivered the current state.
  */
 (function () {
   'use strict';
@@ -91,12 +93,16 @@
     window.location.reload();
   }
 
-  function handlePayment(data) {
+  // Act on a payment object; `channel` names the live channel that brought it.
+  function handlePayment(data, channel) {
     if (!data || typeof data !== 'object' || STATUSES.indexOf(data.status) === -1) {
       return;
     }
     if (data.id && paymentId && data.id !== paymentId) {
       return;
+    }
+    if (channel && !live.stopped) {
+      root.dataset.live = channel;
     }
     if (data.status !== renderedStatus) {
       reloadFor(data.status);
@@ -153,7 +159,7 @@
       live.use(startSSE);
       return null;
     }
-    let connected = false;
+    let connected = false; // ever: once it has worked, it reconnects (and catches up) by itself
     let errors = 0;
 
     const timer = setTimeout(function () {
@@ -167,7 +173,9 @@
       errors = 0;
       clearTimeout(timer);
     });
-    socket.on('payment_status', handlePayment);
+    socket.on('payment_status', function (data) {
+      handlePayment(data, 'socketio');
+    });
     socket.on('disconnect', function (reason) {
       // The server closed the session on purpose: the client will not
       // reconnect by itself, so move on to the next mechanism.
@@ -181,8 +189,8 @@
         return;
       }
       errors += 1;
-      if (errors >= SOCKET_MAX_ERRORS || (socket && !socket.active)) {
-        // Keeps failing, or the server refused us: try the next mechanism.
+      if (!socket.active || (!connected && errors >= SOCKET_MAX_ERRORS)) {
+        // The server refused us, or it never worked: try the next mechanism.
         live.use(startSSE);
       }
     });
@@ -219,7 +227,7 @@
       } catch (e) {
         return;
       }
-      handlePayment(data);
+      handlePayment(data, 'sse');
     });
     source.addEventListener('error', function () {
       // Never worked, or the browser gave up reconnecting: poll instead.
@@ -239,7 +247,6 @@
       return null;
     }
     const url = new URL(statusUrl, window.location.href);
-    url.searchParams.set('wait', String(POLL_WAIT_SECONDS));
     url.searchParams.set('status', renderedStatus);
 
     const controller = typeof AbortController === 'function' ? new AbortController() : null;
@@ -247,8 +254,10 @@
 
     (async function loop() {
       let failures = 0;
+      let wait = 0; // the first answer comes at once: the current state
       while (active && !live.stopped) {
         const started = Date.now();
+        url.searchParams.set('wait', String(wait));
         try {
           const response = await fetch(url.href, {
             cache: 'no-store',
@@ -263,13 +272,14 @@
           if (!response.ok) {
             throw new Error('HTTP ' + response.status);
           }
-          handlePayment(await response.json());
+          handlePayment(await response.json(), 'polling');
           failures = 0;
-          // If the server answered at once (no long polling), do not hammer it.
+          // If a long poll came back at once (a proxy cut it short), do not hammer the server.
           const elapsed = Date.now() - started;
-          if (elapsed < POLL_MIN_INTERVAL_MS) {
+          if (wait > 0 && elapsed < POLL_MIN_INTERVAL_MS) {
             await sleep(POLL_MIN_INTERVAL_MS - elapsed);
           }
+          wait = POLL_WAIT_SECONDS;
         } catch (e) {
           if (!active) {
             return;

@@ -1,0 +1,73 @@
+"""The migrations build the models' schema from empty, on SQLite and on PostgreSQL."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from payments import create_app
+from payments.extensions import db
+from tests.backends import postgres_url  # noqa: F401  (fixture)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """Return the URL of an empty database of each engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def migrated_app(tmp_path):
+    """Return a factory of apps started as ``python app.py`` starts them: migrations applied."""
+    apps = []
+
+    def make(url, schema="migrate"):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
+                          "DATABASE_SCHEMA": schema}, instance_path=str(tmp_path))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def schema_differences(app) -> list:
+    """Return what Alembic finds between the database and the models."""
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def test_migrations_from_empty_give_the_models_schema(empty_database, migrated_app):
+    app = migrated_app(empty_database)
+
+    assert schema_differences(app) == []
+    with app.test_client() as client:
+        assert client.post("/payments/pix", json={"value": 10}).status_code == 201
+
+
+def test_starting_again_changes_nothing(empty_database, migrated_app):
+    migrated_app(empty_database)
+    app = migrated_app(empty_database)
+
+    assert schema_differences(app) == []
+
+
+def test_a_database_made_before_migrations_is_adopted(migrated_app, tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = migrated_app(url, schema="create_all")
+    with old.test_client() as client:
+        created = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+
+    app = migrated_app(url)
+
+    assert schema_differences(app) == []
+    with app.app_context():
+        assert "alembic_version" in inspect(db.engine).get_table_names()
+    with app.test_client() as client:
+        assert client.get(f"/payments/pix/{created['id']}/status").get_json() == created

@@ -1,0 +1,108 @@
+"""deploy/nginx.conf for real: nginx in front of two processes sharing Redis and one database."""
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.backends import redis_url  # noqa: F401  (fixture)
+from tests.live import ROOT, free_port
+from tests.multiprocess import Page, create, notify, servers
+from tests.requires import service
+
+DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+def nginx_conf(workdir: Path, port: int, upstreams: list[int]) -> Path:
+    """Write a main config that wraps deploy/nginx.conf, with test ports and private paths."""
+    site = DEPLOY_CONF.read_text()
+    for placeholder, upstream in zip(("127.0.0.1:5001", "127.0.0.1:5002"), upstreams,
+                                     strict=True):
+        assert placeholder in site
+        site = site.replace(placeholder, f"127.0.0.1:{upstream}")
+    assert "listen 80;" in site
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    temp = "\n".join(f"    {kind}_temp_path {workdir / kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach tmp_path
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""{user}worker_processes 1;
+pid {workdir / 'nginx.pid'};
+error_log {workdir / 'error.log'} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+{temp}
+    # Test only: tell which process answered.
+    add_header X-Upstream $upstream_addr always;
+{site}
+}}
+""")
+    return conf
+
+
+@pytest.fixture
+def nginx_pair(tmp_path, redis_url):  # noqa: F811
+    """Return (nginx URL, servers) with nginx started from deploy/nginx.conf."""
+    service(NGINX is not None, "nginx is not installed (Debian: apt-get install nginx)")
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite'}",
+           "SOCKETIO_MESSAGE_QUEUE": redis_url}
+    with servers(tmp_path, 2, env) as pair:
+        port = free_port()
+        conf = nginx_conf(tmp_path, port, [server.port for server in pair])
+        log = open(tmp_path / "nginx.out", "wb")
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf),
+                                  "-e", str(tmp_path / "error.log"), "-g", "daemon off;"],
+                                 stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/health", timeout=5).close()
+                    break
+                except OSError:
+                    if nginx.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("nginx did not start: "
+                                           + (tmp_path / "nginx.out").read_text()) from None
+                    time.sleep(0.2)
+            yield url, pair
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+            log.close()
+
+
+def backend_behind(url: str, pair):
+    """Return the server that nginx sends this client to (ip_hash: the same every time)."""
+    with urllib.request.urlopen(url + "/health", timeout=10) as response:
+        upstream = response.headers["X-Upstream"]
+    [server] = [s for s in pair if upstream == f"127.0.0.1:{s.port}"]
+    return server
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_page_through_nginx_hears_a_webhook_sent_to_the_other_process(nginx_pair, transport):
+    url, pair = nginx_pair
+    behind = backend_behind(url, pair)
+    [other] = [s for s in pair if s is not behind]
+    payment = create(url)
+    page = Page().connect(url, payment["id"], transports=[transport])
+    try:
+        assert page.client.transport() == transport
+        assert page.next_event()["status"] == "pending"
+        assert backend_behind(url, pair) is behind  # sticky
+
+        status, _ = notify(other.url, payment)
+
+        assert status == 200
+        event = page.next_event()
+        assert event is not None, f"no event reached the page through nginx ({transport})"
+        assert (event["id"], event["status"]) == (payment["id"], "paid")
+    finally:
+        page.close()
