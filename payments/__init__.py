@@ -23,6 +23,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     from . import (
         background,
+        cli,
         database,
         errors,
         events,
@@ -50,6 +51,13 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(site.bp)
     errors.register(app)
+    app.cli.add_command(cli.bank)
+    app.cli.add_command(cli.deliveries)
+    if not app.config.get("PIX_WEBHOOK_SECRET"):
+        app.logger.warning(
+            "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted; "
+            "set it before taking real payments"
+        )
 
     @app.context_processor
     def page_globals() -> dict:
@@ -60,7 +68,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         }
 
     with app.app_context():
-        database.tune(db.engine)
+        database.tune(db.engine)  # before the first connection, which the schema step opens
     schema.prepare(app)
     if app.config["BACKGROUND_TASKS"]:
         background.start(app)

@@ -26,6 +26,12 @@ class BadRequest(PaymentError):
     """The input is malformed or out of range."""
 
 
+class Unauthorized(PaymentError):
+    """The request could not be authenticated (a webhook's signature does not hold)."""
+
+    status_code = 401
+
+
 class NotFound(PaymentError):
     """No such payment."""
 

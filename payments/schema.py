@@ -28,7 +28,10 @@ def prepare(app: Flask) -> None:
         with _migration_lock():
             tables = set(inspect(db.engine).get_table_names())
             if "alembic_version" not in tables and "payments" in tables:
-                flask_migrate.stamp(MIGRATIONS, BASELINE)  # made by create_all before migrations
+                # Made by create_all: with every model's table it is the head (the migrations
+                # build the models' schema), else it predates the later tables: the baseline.
+                current = set(db.metadata.tables) <= tables
+                flask_migrate.stamp(MIGRATIONS, "head" if current else BASELINE)
             flask_migrate.upgrade(MIGRATIONS)
 
 

@@ -1,42 +1,135 @@
-"""The bank's webhook: notices that a charge was paid, refused or refunded."""
+"""The bank's webhook: notices that a charge was paid, refused or refunded.
 
-from flask import Blueprint
+Every request is recorded in the delivery log before it is acted on; with
+``PIX_WEBHOOK_SECRET`` set, one whose signature does not hold is answered 401 and goes no further.
+"""
 
-from . import services
-from .errors import BadRequest
-from .inputs import json_object
-from .money import InvalidAmount, parse_amount
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import deliveries, receipts, services
+from .errors import BadRequest, PaymentError, Unauthorized
+from .inputs import json_object, parse_json_object
+from .models import WebhookDelivery
+from .notices import parse_notice, parse_pix_notice
+from .signature import HEADER, SignatureError, verify_signature
 
 bp = Blueprint("webhooks", __name__, url_prefix="/payments/pix")
 
-#: Largest amount a BR Code can carry (field 54: ten digits of reais).
-NOTICE_MAX_CENTS = 99_999_999_999
+#: Largest webhook body accepted (a batch of API Pix items); beyond it the answer is 413.
+MAX_BODY = 1024 * 1024
 
 
-def _notice(data: dict) -> tuple[str, int, str]:
-    """Validate a notice body; return (bank_payment_id, cents, outcome).
+def confirm(data: dict) -> tuple[dict, int]:
+    """Apply a contract notice; return the answer and how many payments changed.
 
-    :raise BadRequest: a field is missing or malformed.
+    :raise PaymentError: 400 malformed, 404 unknown charge, 409 refused by the rules.
     """
-    bank_payment_id = data.get("bank_payment_id")
-    if not isinstance(bank_payment_id, str) or not services.UUID.fullmatch(bank_payment_id):
-        raise BadRequest("bank_payment_id must be a UUID string")
-    if "value" not in data:
-        raise BadRequest("Missing field: value")
+    notice = parse_notice(data)
+    payment = services.find_by_bank_payment_id(notice.bank_payment_id)
+    result = services.apply_notice(payment, notice.cents, notice.outcome)
+    return {"message": result.message, "payment": result.payment.to_dict()}, int(result.changed)
+
+
+def confirm_pix(data: dict) -> tuple[dict, int]:
+    """Apply an API Pix notice item by item; return the answer and how many payments changed.
+
+    :raise BadRequest: the body is not ``{"pix": [...]}`` of valid items; nothing is applied.
+    """
+    items = parse_pix_notice(data)
+    results = [receipts.apply_pix_item(item) for item in items]
+    return {"results": [r.to_dict() for r in results]}, sum(r.changes for r in results)
+
+
+#: The handler of each webhook route, by path: the routes and ``deliveries replay`` share them.
+HANDLERS = {
+    "/payments/pix/confirmation": confirm,
+    "/payments/pix/confirmation/pix": confirm_pix,
+}
+
+
+def replay(delivery: WebhookDelivery) -> tuple[int, dict]:
+    """Apply a recorded delivery's body again (no signature check); return status and answer."""
+    handler = HANDLERS.get(delivery.route)
     try:
-        cents = parse_amount(data["value"], max_cents=NOTICE_MAX_CENTS)
-    except InvalidAmount as exc:
-        raise BadRequest(str(exc)) from None
-    outcome = data.get("status", "approved")
-    if not isinstance(outcome, str) or outcome not in services.OUTCOMES:
-        raise BadRequest("status must be one of: " + ", ".join(services.OUTCOMES))
-    return bank_payment_id.lower(), cents, outcome
+        if handler is None:
+            raise BadRequest(f"No webhook route {delivery.route}")
+        if delivery.body_size > len(delivery.body):
+            raise BadRequest("The recorded body was cut short; it cannot be replayed")
+        answer, _ = handler(parse_json_object(delivery.body))
+    except PaymentError as exc:
+        return exc.status_code, {"message": exc.message}
+    return 200, answer
+
+
+@bp.before_request
+def receive() -> None:
+    """Record the delivery, then refuse it if its signature does not hold.
+
+    :raise Unauthorized: a secret is configured and the signature is missing, stale or wrong.
+    """
+    if request.method != "POST":  # OPTIONS (a CORS preflight) is no delivery
+        return
+    request.max_content_length = MAX_BODY
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        g.delivery_id = deliveries.record(request.path, b"", None, request.content_length or 0)
+        raise
+    secret = current_app.config.get("PIX_WEBHOOK_SECRET")
+    reason = None
+    if secret:
+        try:
+            verify_signature(secret, request.headers.get(HEADER), body)
+        except SignatureError as exc:
+            reason = exc.reason
+    g.delivery_id = deliveries.record(request.path, body, reason is None if secret else None)
+    if reason is not None:
+        raise Unauthorized(f"Invalid webhook signature: {reason}")
+
+
+def _summary(response: Response) -> str:
+    """Return what the answer said, in one line, for the delivery log."""
+    data = response.get_json(silent=True) if response.is_json else None
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        return "; ".join(f"{r['endToEndId']}: {r['status']} {r['message']}"
+                         for r in data["results"])
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"]
+    return response.status
+
+
+@bp.after_request
+def log_result(response: Response) -> Response:
+    """Store the answer in the delivery log."""
+    delivery_id = g.pop("delivery_id", None)
+    if delivery_id is not None:
+        deliveries.finish(delivery_id, response.status_code, _summary(response),
+                          g.pop("delivery_changes", None))
+    return response
 
 
 @bp.post("/confirmation")
 def confirmation():
     """Apply the bank's notice ``{"bank_payment_id", "value", "status"}``."""
-    bank_payment_id, cents, outcome = _notice(json_object())
-    payment = services.find_by_bank_payment_id(bank_payment_id)
-    result = services.apply_notice(payment, cents, outcome)
-    return {"message": result.message, "payment": result.payment.to_dict()}
+    answer, g.delivery_changes = confirm(json_object())
+    return answer
+
+
+@bp.post("/confirmation/pix")
+def confirmation_pix():
+    """Apply the bank's API Pix notice ``{"pix": [{"endToEndId", "txid", "valor", ...}]}``.
+
+    Items are matched by ``txid`` and applied in order under the same rules as
+    ``/confirmation`` (value must equal the charge's; expired or illegal moves are refused).
+    A known ``endToEndId`` is not applied twice; a second Pix for an already paid charge is
+    refused. ``devolucoes`` entries with status ``DEVOLVIDO`` are refunds: once per ``rtrId``;
+    the charge becomes ``refunded`` when they add up to its value.
+
+    Answers ``200 {"results": [{"endToEndId", "txid", "status", "message", "payment"}]}``, one
+    result per item in order: ``status`` 200 (applied, or already applied), 404 (no charge
+    with that txid; ``payment`` is null) or 409 (refused by the rules). A body that is not
+    ``{"pix": [1 to 100 valid items]}`` is answered 400 and nothing is applied.
+    """
+    answer, g.delivery_changes = confirm_pix(json_object())
+    return answer

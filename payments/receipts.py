@@ -1,0 +1,154 @@
+"""Rules for API Pix notices: one Pix per ``endToEndId`` and per charge, one refund per rtrId.
+
+State changes still go through ``services.apply_notice`` (and so ``services.move``); this module
+adds what the API Pix format brings: a Pix id that may be delivered again, and refunds.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import services
+from .errors import Conflict, PaymentError
+from .extensions import db
+from .models import Payment, PaymentStatus, PixReceipt, PixRefund
+from .money import cents_to_decimal
+from .notices import PixItem, Refund
+
+REFUNDED = "DEVOLVIDO"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What applying one ``pix`` item did; ``status`` reads like an HTTP status."""
+
+    item: PixItem
+    status: int
+    message: str
+    payment: Payment | None
+    changes: int = 0
+
+    def to_dict(self) -> dict:
+        """Return the item's entry of the route's ``results``."""
+        return {
+            "endToEndId": self.item.end_to_end_id,
+            "txid": self.item.txid,
+            "status": self.status,
+            "message": self.message,
+            "payment": None if self.payment is None else self.payment.to_dict(),
+        }
+
+
+def find_by_txid(txid: str) -> Payment | None:
+    """Return the charge whose BR Code carries ``txid``, or None."""
+    return db.session.scalar(select(Payment).filter_by(txid=txid))
+
+
+def apply_pix_item(item: PixItem) -> ItemResult:
+    """Apply one received Pix and its settled refunds; never raise for a refused item."""
+    payment = find_by_txid(item.txid)
+    if payment is None:
+        return ItemResult(item, 404, "No payment with this txid", None)
+    messages: list[str] = []
+    changes = 0
+    try:
+        changed, message = _receive(payment, item)
+        changes, messages = changes + changed, [*messages, message]
+        for refund in item.refunds:
+            if refund.status == REFUNDED:
+                changed, message = _refund(payment, refund)
+                changes, messages = changes + changed, [*messages, message]
+    except PaymentError as exc:
+        db.session.rollback()
+        return ItemResult(item, exc.status_code, "; ".join([*messages, exc.message]),
+                          payment, changes)
+    return ItemResult(item, 200, "; ".join(messages), payment, changes)
+
+
+def _same_pix(receipt: PixReceipt, payment: Payment, item: PixItem) -> None:
+    """Check that a known ``endToEndId`` comes back for the same charge and value.
+
+    :raise Conflict: it names another charge or another value.
+    """
+    if receipt.payment_id != payment.id:
+        raise Conflict("This endToEndId was already applied to another payment")
+    if receipt.amount_cents != item.cents:
+        raise Conflict(f"This endToEndId was applied with the value "
+                       f"{cents_to_decimal(receipt.amount_cents)}, "
+                       f"not {cents_to_decimal(item.cents)}")
+
+
+def _receive(payment: Payment, item: PixItem) -> tuple[int, str]:
+    """Confirm ``payment`` by this Pix unless its ``endToEndId`` was seen; return (changes, text).
+
+    :raise Conflict: value, state or another Pix already paid this charge.
+    """
+    receipt = db.session.scalar(select(PixReceipt).filter_by(end_to_end_id=item.end_to_end_id))
+    if receipt is not None:
+        _same_pix(receipt, payment, item)
+        status = payment.current_status()
+        if status is PaymentStatus.PAID:
+            return 0, services.OUTCOMES["approved"][1]
+        return 0, f"This Pix was already applied; the payment is {status.value}"
+    result = services.apply_notice(payment, item.cents, "approved")
+    db.session.add(PixReceipt(end_to_end_id=item.end_to_end_id, payment_id=payment.id,
+                              amount_cents=item.cents, paid_at=item.paid_at))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a twin delivery stored it first, or another Pix paid this charge
+        db.session.rollback()
+        receipt = db.session.scalar(
+            select(PixReceipt).filter_by(end_to_end_id=item.end_to_end_id))
+        if receipt is None:
+            raise Conflict("The payment was already paid by another Pix; "
+                           "this one must be returned to the payer") from None
+        _same_pix(receipt, payment, item)
+    return int(result.changed), result.message
+
+
+def _refunded_cents(payment: Payment) -> int:
+    """Return the sum of the settled refunds recorded for ``payment``."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(PixRefund.amount_cents), 0)).filter_by(payment_id=payment.id))
+    return int(total or 0)
+
+
+def _record_refund(payment: Payment, refund: Refund) -> bool:
+    """Store a settled refund once; return False if its rtrId was already stored.
+
+    :raise Conflict: the charge was never paid, or refunds would exceed its value.
+    """
+    known = db.session.scalar(select(PixRefund).filter_by(rtr_id=refund.rtr_id))
+    if known is not None:
+        if known.payment_id != payment.id:
+            raise Conflict(f"Refund {refund.rtr_id} was already applied to another payment")
+        return False
+    # Lock the charge (PostgreSQL) so concurrent refunds add up one after the other.
+    db.session.execute(select(Payment.id).where(Payment.id == payment.id).with_for_update())
+    if payment.current_status() not in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
+        raise Conflict(f"A payment that is {payment.current_status().value} cannot be refunded")
+    db.session.add(PixRefund(rtr_id=refund.rtr_id, payment_id=payment.id,
+                             amount_cents=refund.cents))
+    try:
+        db.session.flush()
+        if _refunded_cents(payment) > payment.amount_cents:
+            raise Conflict(f"Refund {refund.rtr_id} would take the refunds above the payment's "
+                           "value")
+        db.session.commit()
+    except IntegrityError:  # a twin delivery stored it first
+        db.session.rollback()
+        return False
+    return True
+
+
+def _refund(payment: Payment, refund: Refund) -> tuple[int, str]:
+    """Apply a settled refund; the charge becomes refunded when refunds reach its value."""
+    recorded = _record_refund(payment, refund)
+    total = _refunded_cents(payment)
+    if total >= payment.amount_cents:
+        result = services.apply_notice(payment, payment.amount_cents, "refunded")
+        return int(result.changed), result.message
+    what = "was recorded" if recorded else "was already recorded"
+    return 0, (f"Partial refund {refund.rtr_id} of {cents_to_decimal(refund.cents)} {what}; "
+               f"{cents_to_decimal(total)} of {cents_to_decimal(payment.amount_cents)} refunded")

@@ -1,0 +1,74 @@
+"""services.move(): the one atomic conditional state change, and the machine it obeys."""
+
+from itertools import product
+
+import pytest
+from sqlalchemy import text
+
+from payments import realtime, services
+from payments.extensions import db
+from payments.models import TRANSITIONS, Payment, PaymentStatus
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr(realtime, "publish", sent.append)
+    return sent
+
+
+def set_status(payment_id: int, status: str) -> None:
+    """Change the row behind the session's back, as another process would."""
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE payments SET status = :s WHERE id = :id"),
+                           {"s": status, "id": payment_id})
+
+
+@pytest.mark.parametrize(("source", "target"), list(product(PaymentStatus, PaymentStatus)))
+def test_move_follows_the_transitions_table(app, published, source, target):
+    with app.app_context():
+        payment = services.create_payment(1000)
+        set_status(payment.id, source.value)
+        db.session.refresh(payment)
+
+        moved = services.move(payment, target)
+
+        allowed = target in TRANSITIONS.get(source, ())
+        assert moved is allowed
+        assert db.session.get(Payment, payment.id).status == (target if allowed else source)
+        assert len(published) == int(allowed)
+
+
+def test_move_from_a_stale_read_changes_nothing_and_emits_nothing(app, published):
+    with app.app_context():
+        payment = services.create_payment(1000)
+        assert payment.status == "pending"  # what this request read
+        set_status(payment.id, "paid")  # another request got there first
+
+        moved = services.move(payment, PaymentStatus.PAID)
+
+        assert moved is False
+        assert published == []
+        assert payment.status == "paid"  # refreshed: the caller sees the truth
+
+
+def test_apply_notice_after_a_lost_race_answers_like_a_repeat(app, published):
+    with app.app_context():
+        payment = services.create_payment(1000)
+        set_status(payment.id, "paid")
+
+        result = services.apply_notice(payment, 1000, "approved")
+
+        assert result.changed is False
+        assert result.message == "The payment has been confirmed"
+        assert published == []
+
+
+def test_apply_notice_after_losing_to_a_refusal_is_409(app, published):
+    with app.app_context():
+        payment = services.create_payment(1000)
+        set_status(payment.id, "refused")
+
+        with pytest.raises(services.Conflict):
+            services.apply_notice(payment, 1000, "approved")
+        assert published == []

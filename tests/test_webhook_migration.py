@@ -1,0 +1,34 @@
+"""The webhook's tables come with migration 0002 onto a database that predates them."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from payments import create_app
+from payments.extensions import db
+
+WEBHOOK_TABLES = {"pix_receipts", "pix_refunds", "webhook_deliveries"}
+
+
+def make_app(url, tmp_path, schema):
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
+                       "DATABASE_SCHEMA": schema}, instance_path=str(tmp_path))
+
+
+def test_database_from_before_the_webhook_tables_gets_them(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = make_app(url, tmp_path, "create_all")
+    with old.app_context():
+        with db.engine.begin() as conn:
+            for table in WEBHOOK_TABLES:
+                conn.execute(text(f"DROP TABLE {table}"))
+        db.engine.dispose()
+
+    app = make_app(url, tmp_path, "migrate")
+
+    with app.app_context(), db.engine.connect() as conn:
+        assert WEBHOOK_TABLES <= set(inspect(conn).get_table_names())
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+    with app.app_context():
+        db.engine.dispose()
