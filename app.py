@@ -95,7 +95,11 @@ def main() -> None:
         sys.exit(f"error: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    options: dict = {"log_output": os.environ.get("ACCESS_LOG", "1") != "0", **request_handler()}
+    options: dict = {
+        "debug": False,  # never the Werkzeug debugger: it runs code for whoever reaches it
+        "log_output": os.environ.get("ACCESS_LOG", "1") != "0",
+        **request_handler(),
+    }
     if ASYNC_MODE == "eventlet":
         # eventlet's default of 1,024 connections would starve the webhook
         options["max_size"] = max_connections

@@ -25,10 +25,12 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         background,
         cli,
         database,
+        docs,
         errors,
         events,
         message_queue,
         schema,
+        security,
         site,
         views,
         watchers,
@@ -43,6 +45,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app,
         async_mode=app.config["ASYNC_MODE"],
         client_manager=manager,  # None: the embedded single-process manager
+        cors_allowed_origins=app.config["SOCKETIO_CORS_ALLOWED_ORIGINS"],
     )
     del events  # imported for its handlers
     app.extensions[watchers.EXTENSION] = watchers.Hub()
@@ -50,7 +53,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(site.bp)
+    app.register_blueprint(docs.bp)
     errors.register(app)
+    security.init_app(app)
     app.cli.add_command(cli.bank)
     app.cli.add_command(cli.deliveries)
     if not app.config.get("PIX_WEBHOOK_SECRET"):

@@ -1,7 +1,17 @@
 """Domain errors and the one error shape: JSON ``{"message": ...}`` (HTML for pages)."""
 
 from flask import Flask, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+#: Seconds a client (the bank, a page) should wait before retrying while the database is down.
+DATABASE_RETRY_AFTER = 5
+
+#: Errors that mean "the database is unreachable, locked or busy", not "the request is wrong".
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 # pt-BR titles for the HTML error page; JSON messages stay in English.
 _PAGE_TEXT = {
@@ -87,6 +97,28 @@ def register(app: Flask) -> None:
             if exc.get_response().headers.get(header):
                 response.headers[header] = exc.get_response().headers[header]
         return response
+
+    def database_unavailable(exc: Exception):
+        # 503 + Retry-After: the bank retries its notice later; nothing was applied.
+        try:
+            db.session.rollback()
+        except Exception:  # the connection may be gone; the session is discarded anyway
+            pass
+        reason = getattr(exc, "orig", None) or exc
+        app.logger.error(
+            "database unavailable on %s %s: %s: %s", request.method, request.path,
+            type(reason).__name__, str(reason).splitlines()[0] if str(reason) else "",
+        )
+        if wants_html():
+            response = app.make_response(_page(503, *_PAGE_TEXT[503]))
+        else:
+            message = "The database is unavailable; nothing was changed, retry later"
+            response = app.make_response(({"message": message}, 503))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from limits import parse_many
 
 from .money import InvalidAmount, reais_to_cents
 from .pix import InvalidPixKey, ascii_text, normalize_pix_key
@@ -23,8 +24,15 @@ ENV_SETTINGS = (
     "PIX_MAX_VALUE",
     "PIX_WEBHOOK_SECRET",
     "SOCKETIO_MESSAGE_QUEUE",
+    "SOCKETIO_CORS_ALLOWED_ORIGINS",
+    "RATE_LIMIT_CREATE",
+    "RATE_LIMIT_STORAGE_URI",
+    "TRUSTED_PROXIES",
     "SSE_KEEPALIVE_SECONDS",
 )
+
+#: Settings where an empty value in the environment means "off", not "use the default".
+EMPTY_MEANS_OFF = ("RATE_LIMIT_CREATE",)
 
 DEFAULTS = {
     "PIX_KEY": DEMO_PIX_KEY,
@@ -34,6 +42,16 @@ DEFAULTS = {
     "PIX_MAX_VALUE": "1000000.00",
     "PIX_WEBHOOK_SECRET": None,
     "SOCKETIO_MESSAGE_QUEUE": None,
+    # Comma-separated origins allowed to open Socket.IO sessions; unset: same origin only.
+    "SOCKETIO_CORS_ALLOWED_ORIGINS": None,
+    # Charges one client address may create; empty turns the limit off (e.g. for benchmarks).
+    "RATE_LIMIT_CREATE": "60/minute",
+    # Where rate-limit counters live; unset: Redis of SOCKETIO_MESSAGE_QUEUE, else memory.
+    "RATE_LIMIT_STORAGE_URI": None,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe (nginx: 1).
+    "TRUSTED_PROXIES": 0,
+    # Never from FLASK_DEBUG: the Werkzeug debugger runs code for whoever reaches it.
+    "DEBUG": False,
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
     "ASYNC_MODE": "threading",
     "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -55,13 +73,14 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     for name in ENV_SETTINGS:
-        if os.environ.get(name):
+        if os.environ.get(name) or (name in EMPTY_MEANS_OFF and name in os.environ):
             app.config[name] = os.environ[name]
     if overrides:
         app.config.update(overrides)
     _database(app)
     _secret_key(app)
     _pix(app)
+    _limits(app)
     _realtime(app)
 
 
@@ -118,6 +137,35 @@ def _pix(app: Flask) -> None:
         raise ConfigError("PIX_MAX_VALUE must be an amount in reais such as 1000000.00") from None
     if cfg["PIX_MAX_CENTS"] <= 0:
         raise ConfigError("PIX_MAX_VALUE must be positive")
+
+
+def _limits(app: Flask) -> None:
+    """Parse the Socket.IO origins and check the charge-creation rate limit.
+
+    :raise ConfigError: the rate limit is not a rate such as ``60/minute``, or
+        ``TRUSTED_PROXIES`` is not a small whole number.
+    """
+    cfg = app.config
+    origins = cfg.get("SOCKETIO_CORS_ALLOWED_ORIGINS")
+    if isinstance(origins, str):
+        names = [origin.strip().rstrip("/") for origin in origins.split(",") if origin.strip()]
+        origins = "*" if names == ["*"] else names or None
+    cfg["SOCKETIO_CORS_ALLOWED_ORIGINS"] = origins
+    rate = (cfg.get("RATE_LIMIT_CREATE") or "").strip()
+    if rate:
+        try:
+            parse_many(rate)
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMIT_CREATE {rate!r} is not a rate such as 60/minute (empty: no limit)"
+            ) from None
+    cfg["RATE_LIMIT_CREATE"] = rate
+    try:
+        cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
+    except (TypeError, ValueError):
+        cfg["TRUSTED_PROXIES"] = -1
+    if not 0 <= cfg["TRUSTED_PROXIES"] <= 5:
+        raise ConfigError("TRUSTED_PROXIES must be the number of reverse proxies, 0 to 5")
 
 
 def _realtime(app: Flask) -> None:

@@ -1,0 +1,84 @@
+"""Response headers and the charge-creation rate limit, installed by ``init_app``."""
+
+import math
+import time
+
+from flask import Flask, Response, current_app, jsonify
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+#: Only the app's own assets; the Socket.IO client talks to the same origin ('self').
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; connect-src 'self'; script-src 'self'; "
+    "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+#: The endpoint whose use the rate limit counts, per client address.
+LIMITED_ENDPOINT = "pix.create"
+RATE_LIMIT_MESSAGE = "Too many payments created from this address; retry later"
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add the security headers to a response that does not set them itself."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def rate_limit_storage(config) -> str:
+    """Return where rate-limit counters live: the setting, the Redis queue, or memory."""
+    if config.get("RATE_LIMIT_STORAGE_URI"):
+        return config["RATE_LIMIT_STORAGE_URI"]
+    queue = config.get("SOCKETIO_MESSAGE_QUEUE") or ""
+    if queue.startswith(("redis://", "rediss://")):
+        return queue
+    return "memory://"
+
+
+def _too_many(limit: RequestLimit) -> Response:
+    """Return the 429 answer, telling the client when the window resets."""
+    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    response = jsonify(message=RATE_LIMIT_MESSAGE)
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _create_limit() -> str:
+    """Return the configured limit of charge creations per client address."""
+    return current_app.config["RATE_LIMIT_CREATE"]
+
+
+def init_app(app: Flask) -> None:
+    """Add the security headers to every response and limit charge creation.
+
+    The limiter belongs to this app alone (``app.extensions["limiter"]``); with
+    ``RATE_LIMIT_CREATE`` empty there is none.
+    """
+    app.after_request(add_security_headers)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # The client's address (for the rate limit) and scheme, as the trusted proxies saw them;
+        # without it every client behind nginx would share nginx's address and limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    if not app.config["RATE_LIMIT_CREATE"]:
+        return
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=rate_limit_storage(app.config),
+        key_prefix="pix-payments",
+    )
+    view = app.view_functions[LIMITED_ENDPOINT]
+    app.view_functions[LIMITED_ENDPOINT] = limiter.limit(
+        _create_limit, error_message=RATE_LIMIT_MESSAGE, on_breach=_too_many
+    )(view)
