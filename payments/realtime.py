@@ -25,5 +25,6 @@ def publish(payment_object: dict) -> None:
     watchers.hub().notify(payment_object)  # first: it cannot fail, the bus can
     try:
         socketio.emit(EVENT, payment_object, to=room_for(payment_object["id"]))
+        socketio.sleep(0)  # let the pages' senders run now, before this request answers
     except Exception:  # the bus is best effort; the database is the truth
         current_app.logger.exception("could not publish %s for %s", EVENT, payment_object["id"])

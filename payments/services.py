@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import realtime
 from .errors import Conflict, NotFound
@@ -37,6 +38,20 @@ class NoticeResult:
     message: str
 
 
+def _commit_keeping_state() -> None:
+    """Commit without expiring the loaded objects, whose state is what was just written.
+
+    The default expiry would cost one SELECT per object at its next read: on the
+    hot paths (create, webhook) that was a fifth of the server's time.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def create_payment(amount_cents: int) -> Payment:
     """Create a pending charge of ``amount_cents`` with its BR Code, and commit it."""
     cfg = current_app.config
@@ -56,7 +71,7 @@ def create_payment(amount_cents: int) -> Payment:
         ),
     )
     db.session.add(payment)
-    db.session.commit()
+    _commit_keeping_state()
     return payment
 
 
@@ -108,12 +123,19 @@ def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -
     values: dict = {"status": target.value, "updated_at": now}
     if target is PaymentStatus.PAID:
         values["paid_at"] = now
-    stmt = update(Payment).where(Payment.id == payment.id, Payment.status == source)
+    # A Core update of the table: the ORM's bulk-update path cost a third of the webhook.
+    table = Payment.__table__
+    stmt = update(table).where(table.c.id == payment.id, table.c.status == source)
     if source == PaymentStatus.PENDING and target is not PaymentStatus.EXPIRED:
-        stmt = stmt.where(Payment.expires_at > now)
+        stmt = stmt.where(table.c.expires_at > now)
     changed = db.session.execute(stmt.values(**values)).rowcount == 1
-    db.session.commit()
-    db.session.refresh(payment)
+    if changed:
+        for key, value in values.items():
+            set_committed_value(payment, key, value)  # what the row now holds
+        _commit_keeping_state()
+    else:
+        db.session.commit()
+        db.session.refresh(payment)  # someone else moved it: learn what it is now
     if changed:
         realtime.publish(payment.to_dict())
     return changed

@@ -1,0 +1,13 @@
+# Benchmarks: see docs/benchmarks.md.
+PYTHON ?= python
+
+.PHONY: bench bench-quick
+
+# The whole suite (under 10 minutes): table on stdout, JSON in bench/results/, plots in docs/img/.
+bench:
+	$(PYTHON) -m bench.run --out bench/results/latest.json
+	$(PYTHON) -m bench.plots bench/results/latest.json
+
+# A smoke run with tiny counts (seconds); figures are meaningless.
+bench-quick:
+	$(PYTHON) -m bench.run --quick --out bench/results/quick.json

@@ -1,0 +1,1 @@
+"""Benchmarks of the payment service: ``python -m bench.run``."""
