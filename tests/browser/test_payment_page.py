@@ -131,8 +131,9 @@ def test_page_catches_up_after_a_network_drop(tab, server, create):
         charge = services.get_payment(payment["id"])
         services.apply_notice(charge, charge.amount_cents)
         services.db.engine.dispose()
-    # Reconnection attempts fail while the server is down; the browser reports each.
-    tab.expect_blocked(r"/socket\.io/|/events|/status")
+    # Every request to the server fails while it is down (reconnection attempts, and the
+    # favicon if the browser had not fetched it yet); the browser reports each.
+    tab.expect_blocked("^" + re.escape(server.url) + "/")
     server.start()
 
     expect(tab.page.get_by_role("heading", name="Pagamento confirmado")).to_be_visible(
