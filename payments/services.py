@@ -128,17 +128,15 @@ def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -
     stmt = update(table).where(table.c.id == payment.id, table.c.status == source)
     if source == PaymentStatus.PENDING and target is not PaymentStatus.EXPIRED:
         stmt = stmt.where(table.c.expires_at > now)
-    changed = db.session.execute(stmt.values(**values)).rowcount == 1
-    if changed:
-        for key, value in values.items():
-            set_committed_value(payment, key, value)  # what the row now holds
-        _commit_keeping_state()
-    else:
+    if db.session.execute(stmt.values(**values)).rowcount != 1:
         db.session.commit()
         db.session.refresh(payment)  # someone else moved it: learn what it is now
-    if changed:
-        realtime.publish(payment.to_dict())
-    return changed
+        return False
+    for key, value in values.items():
+        set_committed_value(payment, key, value)  # what the row now holds
+    _commit_keeping_state()
+    realtime.publish(payment.to_dict())
+    return True
 
 
 def expire_due(now: datetime | None = None, limit: int = 1000) -> int:
