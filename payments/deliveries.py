@@ -20,17 +20,20 @@ def record(route: str, body: bytes, signature_ok: bool | None, body_size: int | 
         signature_ok=signature_ok,
     )
     db.session.add(delivery)
+    db.session.flush()  # assigns the id; read it now, not through a SELECT after the commit
+    delivery_id = delivery.id
     db.session.commit()
-    return delivery.id
+    return delivery_id
 
 
 def finish(delivery_id: int, status_code: int, result: str, changes: int | None = None) -> None:
     """Store what the delivery came to; log, never raise, if that fails."""
     try:
         db.session.rollback()  # whatever the handler left unfinished is not ours to commit
+        table = WebhookDelivery.__table__  # a Core update: the ORM's bulk path costs more
         db.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
+            update(table)
+            .where(table.c.id == delivery_id)
             .values(status_code=status_code, result=result[:RESULT_LIMIT], changes=changes)
         )
         db.session.commit()
