@@ -93,9 +93,10 @@ def register(app: Flask) -> None:
             response = app.make_response(_page(code, title, description))
         else:
             response = app.make_response(({"message": exc.description or exc.name}, code))
+        original = exc.get_response().headers  # what werkzeug would have sent
         for header in ("Allow", "Retry-After"):
-            if exc.get_response().headers.get(header):
-                response.headers[header] = exc.get_response().headers[header]
+            if original.get(header):
+                response.headers[header] = original[header]
         return response
 
     def database_unavailable(exc: Exception):

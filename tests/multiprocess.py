@@ -40,6 +40,13 @@ class Page:
         self.client.disconnect()
 
 
+def assert_hears(page: Page, payment: dict, status: str, where: str) -> None:
+    """Assert that the next event ``page`` receives is ``payment`` now in ``status``."""
+    event = page.next_event()
+    assert event is not None, f"no event reached the page {where}"
+    assert (event["id"], event["status"]) == (payment["id"], status)
+
+
 @contextmanager
 def servers(tmp_path, count: int, env: dict, argv: list[str] | None = None):
     """Start ``count`` servers together (as an operator's supervisor would), stop them after."""

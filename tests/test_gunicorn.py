@@ -3,7 +3,7 @@
 import sys
 
 from tests.backends import redis_url  # noqa: F401  (fixture)
-from tests.multiprocess import Page, create, notify, servers
+from tests.multiprocess import Page, assert_hears, create, notify, servers
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "100",
             "--bind", "127.0.0.1:{port}", "--no-control-socket",
@@ -22,8 +22,6 @@ def test_gunicorn_processes_share_the_bus_over_websocket(tmp_path, redis_url):  
             status, _ = notify(b.url, payment)
 
             assert status == 200
-            event = page.next_event()
-            assert event is not None, "no event crossed from gunicorn B to the page on A"
-            assert (event["id"], event["status"]) == (payment["id"], "paid")
+            assert_hears(page, payment, "paid", "on A from gunicorn B")
         finally:
             page.close()

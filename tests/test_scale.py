@@ -7,7 +7,7 @@ from contextlib import ExitStack
 import pytest
 
 from tests.backends import postgres_url, redis_url  # noqa: F401  (fixtures)
-from tests.multiprocess import Page, at_once, call, create, notify, servers
+from tests.multiprocess import Page, assert_hears, at_once, call, create, notify, servers
 
 
 @pytest.fixture
@@ -35,9 +35,7 @@ def test_webhook_on_one_process_reaches_a_page_on_the_other(pair):
         status, _ = notify(b.url, payment)
 
         assert status == 200
-        event = page.next_event()
-        assert event is not None, "no event crossed from process B to the page on A"
-        assert (event["id"], event["status"]) == (payment["id"], "paid")
+        assert_hears(page, payment, "paid", "on A from process B")
     finally:
         page.close()
 
@@ -82,8 +80,7 @@ def test_expiry_noticed_by_two_processes_at_once_is_emitted_once(start_pair):
         answers = at_once(lambda: notify(a.url, payment), lambda: notify(b.url, payment))
 
         assert [status for status, _ in answers] == [409, 409]
-        event = page.next_event()
-        assert (event["id"], event["status"]) == (payment["id"], "expired")
+        assert_hears(page, payment, "expired", "on A")
         assert page.next_event(timeout=3) is None, "the expiry was emitted more than once"
     finally:
         page.close()
