@@ -84,7 +84,9 @@ def _notice_for(payment_id: str, url: str) -> tuple[str, str]:
     return data["bank_payment_id"], str(data["value"])
 
 
-@bank.command("pay")
+# Public ids are URL-safe base64 and may begin with "-": take them as the argument,
+# not as an unknown option.
+@bank.command("pay", context_settings={"ignore_unknown_options": True})
 @click.argument("payment_id")
 @click.option("--refuse", "outcome", flag_value="refused", help="Refuse the charge instead.")
 @click.option("--refund", "outcome", flag_value="refunded", help="Refund the paid charge.")

@@ -217,6 +217,20 @@ def test_bank_pay_then_refund(server, bank):
     assert status_of(server, payment) == "refunded"
 
 
+def test_bank_pay_takes_an_id_that_begins_with_a_dash(server, bank):
+    """Ids are URL-safe base64: one in 64 begins with "-", which is no option."""
+    payment = create(server.url, 10)
+    dashed = "-" + payment["id"][1:]
+    with sqlite3.connect(server.env["DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE payments SET public_id = ? WHERE public_id = ?",
+                     (dashed, payment["id"]))
+
+    result = bank("pay", dashed, "--url", server.url)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[4:])["payment"]["status"] == "paid"
+
+
 def test_bank_refuse(server, bank):
     payment = create(server.url, 10)
 
