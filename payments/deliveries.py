@@ -1,7 +1,7 @@
 """The webhook delivery log: every request to a webhook route, kept before it is acted on."""
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from .extensions import db
 from .models import WebhookDelivery
@@ -10,18 +10,22 @@ from .models import WebhookDelivery
 BODY_LIMIT = 64 * 1024
 RESULT_LIMIT = 2000
 
+# Core statements built once: on the webhook's hot path, building a statement (or letting
+# the ORM's unit of work do it) cost more than running it.
+_TABLE = WebhookDelivery.__table__
+_INSERT = insert(_TABLE)
+_FINISH = update(_TABLE).where(_TABLE.c.id == bindparam("delivery_id"))  # SET from the params
+
 
 def record(route: str, body: bytes, signature_ok: bool | None, body_size: int | None = None) -> int:
     """Store a delivery as received, in its own commit; return its id."""
-    delivery = WebhookDelivery(
-        route=route,
-        body=body[:BODY_LIMIT],
-        body_size=len(body) if body_size is None else body_size,
-        signature_ok=signature_ok,
-    )
-    db.session.add(delivery)
-    db.session.flush()  # assigns the id; read it now, not through a SELECT after the commit
-    delivery_id = delivery.id
+    result = db.session.execute(_INSERT, {
+        "route": route,
+        "body": body[:BODY_LIMIT],
+        "body_size": len(body) if body_size is None else body_size,
+        "signature_ok": signature_ok,
+    })
+    delivery_id = result.inserted_primary_key[0]
     db.session.commit()
     return delivery_id
 
@@ -30,12 +34,8 @@ def finish(delivery_id: int, status_code: int, result: str, changes: int | None 
     """Store what the delivery came to; log, never raise, if that fails."""
     try:
         db.session.rollback()  # whatever the handler left unfinished is not ours to commit
-        table = WebhookDelivery.__table__  # a Core update: the ORM's bulk path costs more
-        db.session.execute(
-            update(table)
-            .where(table.c.id == delivery_id)
-            .values(status_code=status_code, result=result[:RESULT_LIMIT], changes=changes)
-        )
+        db.session.execute(_FINISH, {"delivery_id": delivery_id, "status_code": status_code,
+                                     "result": result[:RESULT_LIMIT], "changes": changes})
         db.session.commit()
     except Exception:  # the answer to the bank matters more than this line of the log
         db.session.rollback()

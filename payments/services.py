@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import realtime
@@ -20,6 +20,17 @@ QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Most ids in one ``IN (...)``: far below every database's parameter limit.
 IN_CHUNK = 500
+
+# Statements built once: building one per request (coercing every operand, computing its
+# cache key) cost as much as running it, on the hot paths of the page and the webhook.
+_BY_PUBLIC_ID = select(Payment).where(Payment.public_id == bindparam("public_id"))
+_BY_BANK_ID = select(Payment).where(Payment.bank_payment_id == bindparam("bank_payment_id"))
+_TABLE = Payment.__table__
+#: A move of one payment, if its status is still the one read (SET from the params).
+_MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("payment_id"),
+                             _TABLE.c.status == bindparam("source"))
+#: The same, for a pending charge that must not have expired meanwhile.
+_MOVE_UNEXPIRED = _MOVE.where(_TABLE.c.expires_at > bindparam("now"))
 
 #: What a bank notice's ``status`` asks for, and what we answer when it is done.
 OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
@@ -79,7 +90,7 @@ def find_payment(public_id: object) -> Payment | None:
     """Return the payment with this public id, or None (also for malformed ids)."""
     if not isinstance(public_id, str) or not PUBLIC_ID.fullmatch(public_id):
         return None
-    return db.session.scalar(select(Payment).filter_by(public_id=public_id))
+    return db.session.scalar(_BY_PUBLIC_ID, {"public_id": public_id})
 
 
 def get_payment(public_id: object) -> Payment:
@@ -124,11 +135,10 @@ def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -
     if target is PaymentStatus.PAID:
         values["paid_at"] = now
     # A Core update of the table: the ORM's bulk-update path cost a third of the webhook.
-    table = Payment.__table__
-    stmt = update(table).where(table.c.id == payment.id, table.c.status == source)
-    if source == PaymentStatus.PENDING and target is not PaymentStatus.EXPIRED:
-        stmt = stmt.where(table.c.expires_at > now)
-    if db.session.execute(stmt.values(**values)).rowcount != 1:
+    unexpired = source == PaymentStatus.PENDING and target is not PaymentStatus.EXPIRED
+    stmt = _MOVE_UNEXPIRED if unexpired else _MOVE
+    params = {"payment_id": payment.id, "source": source, "now": now, **values}
+    if db.session.execute(stmt, params).rowcount != 1:
         db.session.commit()
         db.session.refresh(payment)  # someone else moved it: learn what it is now
         return False
@@ -190,7 +200,7 @@ def find_by_bank_payment_id(bank_payment_id: str) -> Payment:
 
     :raise NotFound: no such payment.
     """
-    payment = db.session.scalar(select(Payment).filter_by(bank_payment_id=bank_payment_id))
+    payment = db.session.scalar(_BY_BANK_ID, {"bank_payment_id": bank_payment_id})
     if payment is None:
         raise NotFound("No payment with this bank_payment_id")
     return payment
