@@ -73,7 +73,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         }
 
     with app.app_context():
-        database.tune(db.engine)  # before the first connection, which the schema step opens
+        # before the first connection, which the schema step opens
+        database.tune(db.engine, background_checkpoints=app.config["BACKGROUND_TASKS"])
     schema.prepare(app)
     if app.config["BACKGROUND_TASKS"]:
         background.start(app)
