@@ -16,6 +16,9 @@ PERCENTILES = ("p50", "p95", "p99")
 def latency_plot(results: dict, path: Path) -> None:
     """Bar chart: webhook → payment_status p50/p95/p99 per mode and transport (and crowd)."""
     labels, rows = [], []
+    for lat in results.get("baseline", {}).get("latency", []):
+        labels.append(f"baseline\n{lat['transport']}")
+        rows.append(lat["event_ms"])
     for mode in results["modes"]:
         for lat in mode["latency"]:
             labels.append(f"{mode['mode']}\n{lat['transport']}")

@@ -108,11 +108,11 @@ def can_pin() -> bool:
 
 @contextlib.contextmanager
 def server(workdir: Path, mode: str, cpu: int | None = SERVER_CPU, name: str = "app",
-           env: dict | None = None) -> Iterator[LiveServer]:
-    """Run ``python app.py`` in ``mode`` pinned to ``cpu`` (None: not pinned)."""
+           env: dict | None = None, argv: list[str] | None = None) -> Iterator[LiveServer]:
+    """Run ``python app.py`` (or ``argv``) in ``mode`` pinned to ``cpu`` (None: not pinned)."""
     workdir.mkdir(parents=True, exist_ok=True)
     live = LiveServer(workdir, env={"ASYNC_MODE": mode, "MAX_CONNECTIONS": "12000",
-                                    "RATE_LIMIT_CREATE": "", **(env or {})}, name=name)
+                                    "RATE_LIMIT_CREATE": "", **(env or {})}, name=name, argv=argv)
     mine = os.sched_getaffinity(0) if can_pin() else None
     if mine is not None and cpu is not None:
         os.sched_setaffinity(0, {cpu})  # the child inherits it from birth, threads included
@@ -313,6 +313,19 @@ async def _sse(base: str, payment: dict) -> bool:
         return await sse_available(http, base, payment["id"])
 
 
+def bench_baseline(counts: Counts, workdir: Path, log) -> dict:
+    """Measure the floor, ``bench/baseline_app.py``, as the app is measured (no DB, no work)."""
+    argv = [sys.executable, "-m", "bench.baseline_app"]
+    with server(workdir / "baseline", "eventlet", argv=argv) as live:
+        pids = [live.process.pid]
+        result = {"create": asyncio.run(create_load([live.url], 20, counts.creates_20, pids)),
+                  "latency": [asyncio.run(event_latency(live.url, transport, counts.samples))
+                              for transport in ("websocket", "polling")]}
+    log(f"[baseline] create x20: {result['create']['per_second']}/s; "
+        + "; ".join(f"{row['transport']}: {row['event_ms']}" for row in result["latency"]))
+    return result
+
+
 def redis_available() -> str | None:
     """Return why the Redis figure cannot run, or None."""
     try:
@@ -376,6 +389,15 @@ def table(results: dict) -> str:
         lines.append(f"{label:<44} {lat.get('p50', '-'):>8} {lat.get('p95', '-'):>8} "
                      f"{lat.get('p99', '-'):>8} {rate:>9} {extra}")
 
+    baseline = results.get("baseline")
+    if baseline:
+        c = baseline["create"]
+        row("baseline (bare Flask-SocketIO): create, 20", c["latency_ms"], c["per_second"],
+            f"errors {c['errors']}, server CPU {c['server_cpu_ms_per_request']} ms/request")
+        for lat in baseline["latency"]:
+            row(f"baseline: webhook→event, {lat['transport']}", lat["event_ms"], "",
+                f"webhook answer p50 {lat['webhook_answer_ms'].get('p50')} ms")
+
     for mode in results["modes"]:
         m = mode["mode"]
         for c in mode["create"]:
@@ -413,6 +435,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated async modes")
     parser.add_argument("--no-redis", action="store_true", help="skip the two-process figure")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the bare Flask-SocketIO server (bench/baseline_app.py)")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
     args = parser.parse_args(argv)
     counts = QUICK if args.quick else FULL
@@ -439,6 +463,8 @@ def main(argv: list[str] | None = None) -> dict:
     log(results["pinning"])
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        if not args.no_baseline:
+            results["baseline"] = bench_baseline(counts, Path(tmp), log)
         for mode in modes:
             results["modes"].append(bench_mode(mode, counts, Path(tmp), log))
         if not args.no_redis:

@@ -24,3 +24,7 @@ def test_quick_bench_writes_its_figures(tmp_path):
     (crowd,) = mode["crowds"]
     assert crowd["connected"] == crowd["pages"] and crowd["fanout_received"] == crowd["pages"]
     assert crowd["rss_mib"] > 0
+    baseline = results["baseline"]
+    assert baseline["create"]["errors"] == 0 and baseline["create"]["per_second"] > 0
+    assert [row["transport"] for row in baseline["latency"]] == ["websocket", "polling"]
+    assert all(row["event_ms"]["n"] > 0 for row in baseline["latency"])
