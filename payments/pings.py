@@ -16,6 +16,7 @@ import time
 import weakref
 from collections import deque
 
+import engineio
 import engineio.socket
 from engineio import packet
 
@@ -60,7 +61,7 @@ class PingQueue:
         if start:
             server.start_background_task(self.run, server)
 
-    def run(self, server) -> None:
+    def run(self, server: engineio.Server) -> None:
         """Send each ping when due; return when no connection waits for one."""
         while True:
             for sock in self._take_due():
@@ -84,10 +85,10 @@ class PingQueue:
         return ready
 
 
-_queues: "weakref.WeakKeyDictionary[object, PingQueue]" = weakref.WeakKeyDictionary()
+_queues: "weakref.WeakKeyDictionary[engineio.Server, PingQueue]" = weakref.WeakKeyDictionary()
 
 
-def _queue_of(server) -> PingQueue:
+def _queue_of(server: engineio.Server) -> PingQueue:
     """Return the ping queue of an Engine.IO server (made on first use)."""
     queue = _queues.get(server)
     if queue is None:
