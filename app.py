@@ -51,6 +51,13 @@ def request_handler() -> dict:
         from eventlet.wsgi import HttpProtocol
 
         class EventletHandler(HttpProtocol):
+            # A WebSocket page holds its connection's read and write buffers for its whole
+            # life, unused after the handshake: 8 + 16 KiB by default, 1 + 2 KiB here (7 KiB
+            # less RSS per page). A request line and headers fit in 1 KiB and longer ones are
+            # read in more calls; 2 KiB still sends a JSON answer with its headers in one write.
+            rbufsize = 1024
+            wbufsize = 2048
+
             def setup(self) -> None:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 super().setup()

@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         errors,
         events,
         message_queue,
+        pings,
         schema,
         security,
         site,
@@ -40,6 +41,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     db.init_app(app)
     migrate.init_app(app, db, directory=schema.MIGRATIONS)
+    pings.install()  # one ping task per server, not a green thread per page
     manager = message_queue.client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,
