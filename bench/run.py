@@ -108,11 +108,12 @@ def can_pin() -> bool:
 
 @contextlib.contextmanager
 def server(workdir: Path, mode: str, cpu: int | None = SERVER_CPU, name: str = "app",
-           env: dict | None = None) -> Iterator[LiveServer]:
-    """Run ``python app.py`` in ``mode`` pinned to ``cpu`` (None: not pinned)."""
+           env: dict | None = None, argv: list[str] | None = None) -> Iterator[LiveServer]:
+    """Run ``python app.py`` (or ``argv``) in ``mode`` pinned to ``cpu`` (None: not pinned)."""
     workdir.mkdir(parents=True, exist_ok=True)
     live = LiveServer(workdir, env={"ASYNC_MODE": mode, "MAX_CONNECTIONS": "12000",
-                                    "RATE_LIMIT_CREATE": "", **(env or {})}, name=name)
+                                    "RATE_LIMIT_CREATE": "", **(env or {})}, name=name,
+                      argv=argv)
     mine = os.sched_getaffinity(0) if can_pin() else None
     if mine is not None and cpu is not None:
         os.sched_setaffinity(0, {cpu})  # the child inherits it from birth, threads included
