@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import realtime
@@ -20,6 +21,8 @@ QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Most ids in one ``IN (...)``: far below every database's parameter limit.
 IN_CHUNK = 500
+#: A new charge's INSERT: Core on the model's table (whose column defaults fill the rest).
+INSERT_PAYMENT = insert(Payment.__table__)
 
 #: What a bank notice's ``status`` asks for, and what we answer when it is done.
 OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
@@ -57,11 +60,12 @@ def create_payment(amount_cents: int) -> Payment:
     cfg = current_app.config
     now = utcnow()
     txid = new_txid()
-    payment = Payment(
+    payment = _insert(
         txid=txid,
         amount_cents=amount_cents,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg["PIX_EXPIRATION_SECONDS"]),
+        paid_at=None,
         pix_code=build_brcode(
             key=cfg["PIX_KEY"],
             name=cfg["PIX_MERCHANT_NAME"],
@@ -70,8 +74,23 @@ def create_payment(amount_cents: int) -> Payment:
             txid=txid,
         ),
     )
-    db.session.add(payment)
     _commit_keeping_state()
+    return payment
+
+
+def _insert(**values) -> Payment:
+    """INSERT a payment of ``values``; return it in the session as if just loaded.
+
+    A Core insert in the session's transaction, not ``session.add()``: the unit
+    of work's flush of one new object cost 40% of a create's CPU. The row's
+    defaults are read back from the statement's parameters, so every attribute
+    is known and the commit has nothing left to flush.
+    """
+    connection = db.session.connection(bind_arguments={"mapper": Payment})
+    result = connection.execute(INSERT_PAYMENT, values)
+    payment = Payment(id=result.inserted_primary_key[0], **result.last_inserted_params())
+    make_transient_to_detached(payment)  # persistent and clean once added
+    db.session.add(payment)
     return payment
 
 
