@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         message_queue,
         schema,
         security,
+        sessions,
         site,
         views,
         watchers,
@@ -56,6 +57,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(docs.bp)
     errors.register(app)
     security.init_app(app)
+    app.session_interface = sessions.LazyCookieSessionInterface()
     app.cli.add_command(cli.bank)
     app.cli.add_command(cli.deliveries)
     if not app.config.get("PIX_WEBHOOK_SECRET"):
