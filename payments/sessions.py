@@ -15,7 +15,11 @@ class LazyCookieSessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (API clients, the bank): not even parse the cookies.
+        has_cookie = "HTTP_COOKIE" in request.environ and request.cookies.get(
+            self.get_cookie_name(app)
+        )
+        if app.secret_key and not has_cookie:
             return self.session_class()
         return super().open_session(app, request)
 
