@@ -7,10 +7,13 @@
 Each run starts a fresh ``python app.py`` (eventlet) pinned to CPU 0, as
 ``bench.run`` does, with this process (the load) on CPU 1; it prints the rate,
 the latency percentiles and the server's CPU ms per request, the figure the
-shared machine disturbs least. ``--pyspy FILE`` records the server with
-``py-spy record --format raw --gil`` during the last run (collapsed stacks, for
-``flamegraph.pl`` or speedscope); ``--gil`` keeps the idle hub out, which py-spy
-otherwise charges to the last green thread's frames (``GreenSocket._send_loop``).
+shared machine disturbs least, with the share of the wall time the server was
+busy and the share it waited, runnable, for its CPU (``/proc/<pid>/schedstat``:
+other processes on CPU 0), and the load generator's own CPU per request.
+``--pyspy FILE`` records the server with ``py-spy record --format raw --gil``
+during the last run (collapsed stacks, for ``flamegraph.pl`` or speedscope);
+``--gil`` keeps the idle hub out, which py-spy otherwise charges to the last
+green thread's frames (``GreenSocket._send_loop``).
 ``--route floor`` serves the same app and handler with one more route,
 ``POST /_floor``, that reads a small JSON body and returns a small JSON object:
 what Flask, eventlet.wsgi and our hooks cost before any of our code runs.
@@ -61,6 +64,11 @@ def cpu_times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
+def runqueue_seconds(pid: int) -> float:
+    """Return how long process ``pid`` has waited, runnable, for a CPU (other load on it)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 async def load(base: str, path: str, clients: int, total: int, pid: int) -> dict:
     """POST ``{"value": "150.50"}`` to ``path`` ``total`` times from ``clients`` clients."""
     url = base + path
@@ -85,13 +93,18 @@ async def load(base: str, path: str, clients: int, total: int, pid: int) -> dict
                 latencies.append(time.perf_counter() - started)
 
         started, (user, system) = time.perf_counter(), cpu_times(pid)
+        client, waited = time.process_time(), runqueue_seconds(pid)
         await asyncio.gather(*(worker() for _ in range(clients)))
         wall = time.perf_counter() - started
+        client, waited = time.process_time() - client, runqueue_seconds(pid) - waited
         user_after, system_after = cpu_times(pid)
     user, system = user_after - user, system_after - system
     return {"per_second": round(total / wall, 1), "latency_ms": percentiles(latencies),
             "cpu_ms": round((user + system) * 1000 / total, 3),
-            "system_ms": round(system * 1000 / total, 3)}
+            "system_ms": round(system * 1000 / total, 3),
+            "client_cpu_ms": round(client * 1000 / total, 3),
+            "server_busy": round((user + system) / wall, 2),
+            "server_waiting": round(waited / wall, 2)}
 
 
 def one_run(route: str, clients: int, total: int, workdir: Path, pyspy: Path | None) -> dict:
@@ -138,7 +151,9 @@ def main(argv: list[str] | None = None) -> None:
             lat = row["latency_ms"]
             print(f"{args.route} x{args.clients}: {row['per_second']}/s, p50 {lat['p50']} "
                   f"p99 {lat['p99']} ms, server CPU {row['cpu_ms']} ms/request "
-                  f"({row['system_ms']} in the kernel) "
+                  f"({row['system_ms']} in the kernel; busy {row['server_busy']:.0%}, waiting "
+                  f"for its CPU {row['server_waiting']:.0%}), "
+                  f"client CPU {row['client_cpu_ms']} ms/request "
                   f"(load {os.getloadavg()[0]:.2f})", flush=True)
     print(f"median server CPU {statistics.median(cpus):.3f} ms/request over {len(cpus)} run(s)")
 
