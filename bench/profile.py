@@ -12,8 +12,8 @@ busy and the share it waited, runnable, for its CPU (``/proc/<pid>/schedstat``:
 other processes on CPU 0), and the load generator's own CPU per request.
 ``--pyspy FILE`` records the server with ``py-spy record --format raw --gil``
 during the last run (collapsed stacks, for ``flamegraph.pl`` or speedscope);
-``--gil`` keeps the idle hub out, which py-spy otherwise charges to the last
-green thread's frames (``GreenSocket._send_loop``).
+``--gil`` keeps out the samples of a server not running (idle, or waiting for
+its CPU), which py-spy otherwise leaves in ``GreenSocket._send_loop``.
 ``--route floor`` serves the same app and handler with one more route,
 ``POST /_floor``, that reads a small JSON body and returns a small JSON object:
 what Flask, eventlet.wsgi and our hooks cost before any of our code runs.
