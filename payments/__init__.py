@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         pings,
         schema,
         security,
+        sessions,
         site,
         views,
         watchers,
@@ -58,6 +59,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(docs.bp)
     errors.register(app)
     security.init_app(app)
+    app.session_interface = sessions.LazyCookieSessionInterface()
     app.cli.add_command(cli.bank)
     app.cli.add_command(cli.deliveries)
     if not app.config.get("PIX_WEBHOOK_SECRET"):

@@ -21,6 +21,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+_BY_LOWER_NAME = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
 #: The endpoint whose use the rate limit counts, per client address.
 LIMITED_ENDPOINT = "pix.create"
@@ -29,8 +30,13 @@ RATE_LIMIT_MESSAGE = "Too many payments created from this address; retry later"
 
 def add_security_headers(response: Response) -> Response:
     """Add the security headers to a response that does not set them itself."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over the response's headers: Headers.setdefault() searched them once per
+    # header and raised (and built) a KeyError for each one missing, on every request.
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    for lower, name, value in _BY_LOWER_NAME:
+        if lower not in present:
+            headers.add(name, value)
     return response
 
 

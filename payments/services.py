@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import realtime
@@ -20,7 +21,6 @@ QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Most ids in one ``IN (...)``: far below every database's parameter limit.
 IN_CHUNK = 500
-
 # Statements built once: building one per request (coercing every operand, computing its
 # cache key) cost as much as running it, on the hot paths of the page and the webhook.
 _BY_PUBLIC_ID = select(Payment).where(Payment.public_id == bindparam("public_id"))
@@ -31,6 +31,8 @@ _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("payment_id"),
                              _TABLE.c.status == bindparam("source"))
 #: The same, for a pending charge that must not have expired meanwhile.
 _MOVE_UNEXPIRED = _MOVE.where(_TABLE.c.expires_at > bindparam("now"))
+#: A new charge's INSERT: Core on the model's table, whose column defaults fill the rest.
+INSERT_PAYMENT = insert(_TABLE)
 
 #: What a bank notice's ``status`` asks for, and what we answer when it is done.
 OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
@@ -64,15 +66,21 @@ def _commit_keeping_state() -> None:
 
 
 def create_payment(amount_cents: int) -> Payment:
-    """Create a pending charge of ``amount_cents`` with its BR Code, and commit it."""
+    """Create and commit a pending charge of ``amount_cents`` with its BR Code.
+
+    The charge is committed in a transaction of its own (not the session's:
+    call it outside a session's write, which SQLite would make it wait for)
+    and returned detached; ``db.session.add()`` it to change it.
+    """
     cfg = current_app.config
     now = utcnow()
     txid = new_txid()
-    payment = Payment(
+    return _insert(
         txid=txid,
         amount_cents=amount_cents,
         created_at=now,
         expires_at=now + timedelta(seconds=cfg["PIX_EXPIRATION_SECONDS"]),
+        paid_at=None,
         pix_code=build_brcode(
             key=cfg["PIX_KEY"],
             name=cfg["PIX_MERCHANT_NAME"],
@@ -81,8 +89,21 @@ def create_payment(amount_cents: int) -> Payment:
             txid=txid,
         ),
     )
-    db.session.add(payment)
-    _commit_keeping_state()
+
+
+def _insert(**values) -> Payment:
+    """INSERT and commit a payment of ``values``; return it detached, every attribute loaded.
+
+    A Core insert on a connection of its own, not ``session.add()`` and a
+    commit: the unit of work's flush of one new object cost 40% of a create's
+    CPU, and the session around the insert another 15% of what was left. The
+    row's defaults are read back from the statement's parameters, so nothing
+    needs loading later.
+    """
+    with db.engine.begin() as connection:
+        result = connection.execute(INSERT_PAYMENT, values)
+    payment = Payment(id=result.inserted_primary_key[0], **result.last_inserted_params())
+    make_transient_to_detached(payment)  # as if loaded; ``session.add()`` would attach it
     return payment
 
 

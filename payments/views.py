@@ -29,9 +29,9 @@ def create():
         cents = parse_amount(data["value"], max_cents=current_app.config["PIX_MAX_CENTS"])
     except InvalidAmount as exc:
         raise BadRequest(str(exc)) from None
-    payment = services.create_payment(cents)
-    body = {"message": "The payment has been created", "payment": payment.to_dict()}
-    return body, 201, {"Location": url_for("pix.page", payment_id=payment.public_id)}
+    payment = services.create_payment(cents).to_dict()
+    body = {"message": "The payment has been created", "payment": payment}
+    return body, 201, {"Location": payment["page_url"]}  # the page's path, built in one place
 
 
 def _display(moment: datetime | None) -> str | None:

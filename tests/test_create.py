@@ -4,7 +4,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event, inspect
 
+from payments import services
 from payments.extensions import db
 from payments.models import Payment
 from payments.pix import parse_brcode
@@ -34,6 +36,26 @@ def test_create_returns_the_contract_payment_object(client):
     assert payment["qr_code"] == f"qr_code_payment_{payment['bank_payment_id']}"
     assert payment["qr_code_url"] == f"/payments/pix/qr_code/{payment['qr_code']}"
     assert payment["page_url"] == f"/payments/pix/{payment['id']}"
+
+
+def test_create_payment_commits_one_insert_and_returns_the_row_loaded(app):
+    with app.app_context():
+        statements = []
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *args: statements.append(sql.split()[0]))
+
+        payment = services.create_payment(15050)
+
+        assert statements == ["INSERT"]  # no flush, no reload
+        state = inspect(payment)
+        assert state.detached and not state.expired_attributes  # nothing left to load
+        data = payment.to_dict()
+        assert statements == ["INSERT"]
+        db.session.add(payment)  # a caller that goes on to change it attaches it
+        db.session.refresh(payment)
+        assert payment.to_dict() == data
+    with app.app_context():  # committed: another session sees the same row
+        assert db.session.get(Payment, payment.id).to_dict() == data
 
 
 def test_times_are_iso_utc_and_expiry_follows_the_setting(client, app):

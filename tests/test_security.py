@@ -41,6 +41,17 @@ def test_every_answer_carries_the_security_headers(client, path):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
+def test_a_response_keeps_a_security_header_it_sets_itself(app, client):
+    @app.get("/_test/framed")
+    def framed():
+        return "ok", 200, {"x-frame-options": "SAMEORIGIN"}
+
+    response = client.get("/_test/framed")
+
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_payment_pages_work_under_the_csp(client, create, notify):
     """The CSP forbids inline code: every page loads only its own files, which exist."""
     payment = create()

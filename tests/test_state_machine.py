@@ -17,6 +17,13 @@ def published(monkeypatch):
     return sent
 
 
+def new_payment() -> Payment:
+    """Create a charge and add it to the session, as a request that goes on to change it would."""
+    payment = services.create_payment(1000)
+    db.session.add(payment)
+    return payment
+
+
 def set_status(payment_id: int, status: str) -> None:
     """Change the row behind the session's back, as another process would."""
     with db.engine.begin() as connection:
@@ -27,7 +34,7 @@ def set_status(payment_id: int, status: str) -> None:
 @pytest.mark.parametrize(("source", "target"), list(product(PaymentStatus, PaymentStatus)))
 def test_move_follows_the_transitions_table(app, published, source, target):
     with app.app_context():
-        payment = services.create_payment(1000)
+        payment = new_payment()
         set_status(payment.id, source.value)
         db.session.refresh(payment)
 
@@ -41,7 +48,7 @@ def test_move_follows_the_transitions_table(app, published, source, target):
 
 def test_move_from_a_stale_read_changes_nothing_and_emits_nothing(app, published):
     with app.app_context():
-        payment = services.create_payment(1000)
+        payment = new_payment()
         assert payment.status == "pending"  # what this request read
         set_status(payment.id, "paid")  # another request got there first
 
@@ -54,7 +61,7 @@ def test_move_from_a_stale_read_changes_nothing_and_emits_nothing(app, published
 
 def test_apply_notice_after_a_lost_race_answers_like_a_repeat(app, published):
     with app.app_context():
-        payment = services.create_payment(1000)
+        payment = new_payment()
         set_status(payment.id, "paid")
 
         result = services.apply_notice(payment, 1000, "approved")
@@ -66,7 +73,7 @@ def test_apply_notice_after_a_lost_race_answers_like_a_repeat(app, published):
 
 def test_apply_notice_after_losing_to_a_refusal_is_409(app, published):
     with app.app_context():
-        payment = services.create_payment(1000)
+        payment = new_payment()
         set_status(payment.id, "refused")
 
         with pytest.raises(services.Conflict):
