@@ -101,9 +101,17 @@ def raise_fd_limit() -> int:
     return hard
 
 
+#: The CPUs this process may use, read before it pins itself to the load generator's.
+CPUS = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+
 def can_pin() -> bool:
-    """Tell whether this machine has the two CPUs the pinning needs."""
-    return hasattr(os, "sched_setaffinity") and {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0)
+    """Tell whether this machine has the two CPUs the pinning needs.
+
+    Asked of ``CPUS``, not of the current affinity: once the load generator has
+    pinned itself to its CPU, the servers it starts must still get theirs.
+    """
+    return {SERVER_CPU, CLIENT_CPU} <= CPUS
 
 
 @contextlib.contextmanager
