@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -84,6 +85,9 @@ class Payment(db.Model):
     """A Pix charge."""
 
     __tablename__ = "payments"
+    # The expiry task's query (pending charges past their expiry, oldest first) reads this
+    # index in order; on the status index alone it read every pending charge and sorted them.
+    __table_args__ = (Index("ix_payments_status_expires_at", "status", "expires_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -92,7 +96,7 @@ class Payment(db.Model):
     )
     txid: Mapped[str] = mapped_column(String(25), unique=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value)
     pix_code: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

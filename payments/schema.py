@@ -15,6 +15,9 @@ from .extensions import db
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 #: The first migration; a database made by ``create_all`` before migrations is stamped with it.
 BASELINE = "0001_payments"
+#: Where a database that ``create_all`` made with every table is stamped: the last revision
+#: whose schema it surely has. Later revisions check what exists (0003: its index).
+CREATE_ALL_REVISION = "0002_webhook"
 #: Key of the PostgreSQL advisory lock held while one process migrates.
 ADVISORY_LOCK_KEY = 0x5049_5850  # "PIXP"
 
@@ -28,10 +31,10 @@ def prepare(app: Flask) -> None:
         with _migration_lock():
             tables = set(inspect(db.engine).get_table_names())
             if "alembic_version" not in tables and "payments" in tables:
-                # Made by create_all: with every model's table it is the head (the migrations
-                # build the models' schema), else it predates the later tables: the baseline.
-                current = set(db.metadata.tables) <= tables
-                flask_migrate.stamp(MIGRATIONS, "head" if current else BASELINE)
+                # Made by create_all: with every model's table it has at least the schema of
+                # CREATE_ALL_REVISION, else it predates the later tables: the baseline.
+                complete = set(db.metadata.tables) <= tables
+                flask_migrate.stamp(MIGRATIONS, CREATE_ALL_REVISION if complete else BASELINE)
             flask_migrate.upgrade(MIGRATIONS)
 
 

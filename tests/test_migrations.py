@@ -1,5 +1,6 @@
 """The migrations build the models' schema from empty, on SQLite and on PostgreSQL."""
 
+import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -7,6 +8,7 @@ from sqlalchemy import inspect
 
 from payments import create_app
 from payments.extensions import db
+from payments.schema import MIGRATIONS
 from tests.backends import postgres_url  # noqa: F401  (fixture)
 
 
@@ -71,3 +73,32 @@ def test_a_database_made_before_migrations_is_adopted(migrated_app, tmp_path):
         assert "alembic_version" in inspect(db.engine).get_table_names()
     with app.test_client() as client:
         assert client.get(f"/payments/pix/{created['id']}/status").get_json() == created
+
+
+def test_a_database_at_0002_gets_the_expiry_index_and_keeps_its_charges(empty_database,
+                                                                         migrated_app):
+    app = migrated_app(empty_database)
+    with app.app_context():
+        flask_migrate.downgrade(MIGRATIONS, "0002_webhook")  # the schema as 0002 left it
+        before = {index["name"] for index in inspect(db.engine).get_indexes("payments")}
+    with app.test_client() as client:
+        created = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+
+    again = migrated_app(empty_database)
+
+    assert "ix_payments_status" in before and "ix_payments_status_expires_at" not in before
+    assert schema_differences(again) == []
+    with again.test_client() as client:
+        assert client.get(f"/payments/pix/{created['id']}/status").get_json() == created
+
+
+def test_the_expiry_query_reads_its_index_in_order(tmp_path, migrated_app):
+    app = migrated_app(f"sqlite:///{tmp_path / 'plan.sqlite'}")
+    with app.app_context(), db.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM payments WHERE status = 'pending' "
+            "AND expires_at <= '2026-11-23 12:00:00' ORDER BY expires_at LIMIT 1000").all()
+
+    details = " / ".join(row[-1] for row in plan)
+    assert "ix_payments_status_expires_at" in details
+    assert "TEMP B-TREE" not in details  # no sort of every pending charge
