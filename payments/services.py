@@ -125,12 +125,20 @@ def get_payment(public_id: object) -> Payment:
     return payment
 
 
-def find_payments(public_ids: list[str]) -> list[Payment]:
-    """Return the payments with these public ids (unknown ids are left out)."""
+def find_changed(known: dict[str, set[str]]) -> list[Payment]:
+    """Return the payments whose stored status is not the one they are known by.
+
+    ``known`` maps a status to the public ids of payments believed to be in it
+    (what their watchers last saw). Only the differing rows are loaded: the
+    rest, however many, cost an index lookup each.
+    """
     found: list[Payment] = []
-    for start in range(0, len(public_ids), IN_CHUNK):
-        chunk = public_ids[start : start + IN_CHUNK]
-        found += db.session.scalars(select(Payment).where(Payment.public_id.in_(chunk)))
+    for status, public_ids in known.items():
+        ids = sorted(public_ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            found += db.session.scalars(
+                select(Payment).where(Payment.public_id.in_(chunk), Payment.status != status))
     return found
 
 

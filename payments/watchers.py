@@ -71,10 +71,14 @@ class Hub:
             watches = list(self._watches.get(payment_object["id"], ()))
         return sum(watch.offer(payment_object) for watch in watches)
 
-    def payment_ids(self) -> list[str]:
-        """Return the ids of the payments someone is watching."""
+    def known(self) -> dict[str, set[str]]:
+        """Return, per status, the ids of the watched payments some watch knows in it."""
+        known: dict[str, set[str]] = {}
         with self._lock:
-            return list(self._watches)
+            for payment_id, watches in self._watches.items():
+                for watch in watches:
+                    known.setdefault(watch.status, set()).add(payment_id)
+        return known
 
     def count(self) -> int:
         """Return the number of live watches."""

@@ -5,7 +5,11 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import update
 
+from payments import background, services
+from payments.extensions import db
+from payments.models import Payment, utcnow
 from payments.watchers import hub
 
 
@@ -178,3 +182,20 @@ def test_keep_alive_interval_comes_from_the_environment(tmp_path, monkeypatch):
                      instance_path=str(tmp_path))
 
     assert app.config["SSE_KEEPALIVE_SECONDS"] == 20
+
+
+def test_the_tick_tells_watchers_of_changes_made_elsewhere_and_loads_nothing_else(app, create):
+    moved, still = create(), create()
+    with app.app_context():
+        table = Payment.__table__
+        with db.engine.begin() as conn:  # as another process sharing the database would
+            conn.execute(update(table).where(table.c.public_id == moved["id"])
+                         .values(status="paid", paid_at=utcnow()))
+        watches = hub()
+        with watches.watch(moved["id"], "pending") as told, \
+                watches.watch(still["id"], "pending") as untold:
+            assert {p.public_id for p in services.find_changed(watches.known())} == {moved["id"]}
+            background.tick()
+            assert [c["status"] for c in told.wait(0)] == ["paid"]
+            assert untold.wait(0) == []
+            assert services.find_changed(watches.known()) == []  # what the watch knows now
