@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 
 from .errors import BadRequest
 from .money import InvalidAmount, parse_amount, reais_to_cents
+from .pix import MAX_AMOUNT_CENTS
 from .services import OUTCOMES, UUID
 
-#: Largest amount a BR Code can carry (field 54: ten digits of reais).
-NOTICE_MAX_CENTS = 99_999_999_999
 #: Most items one API Pix delivery may carry.
 MAX_PIX_ITEMS = 100
 
@@ -65,7 +64,7 @@ def parse_notice(data: dict) -> Notice:
     if "value" not in data:
         raise BadRequest("Missing field: value")
     try:
-        cents = parse_amount(data["value"], max_cents=NOTICE_MAX_CENTS)
+        cents = parse_amount(data["value"], max_cents=MAX_AMOUNT_CENTS)  # what a BR Code carries
     except InvalidAmount as exc:
         raise BadRequest(str(exc)) from None
     outcome = data.get("status", "approved")

@@ -159,3 +159,15 @@ def test_body_over_the_limit_is_413_json(client, app, charge, route):
     assert response.status_code == 413
     assert response.get_json()["message"]
     assert unchanged(app, charge)
+
+
+def test_a_notice_beyond_what_a_br_code_carries_is_malformed_below_it_a_mismatch(create, client):
+    payment = create(10)
+    notice = {"bank_payment_id": payment["bank_payment_id"]}
+
+    beyond = client.post("/payments/pix/confirmation", json={**notice, "value": "10000000000.00"})
+    largest = client.post("/payments/pix/confirmation", json={**notice, "value": "9999999999.99"})
+
+    assert beyond.status_code == 400  # eleven digits of reais: field 54 holds ten
+    assert largest.status_code == 409  # a value a BR Code could carry, not this charge's
+    assert client.get(f"/payments/pix/{payment['id']}/status").get_json()["status"] == "pending"
