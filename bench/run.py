@@ -52,7 +52,7 @@ class Counts:
     confirms: int
 
 
-FULL = Counts(creates_1=1000, creates_20=5000, samples=300, crowd_samples=150,
+FULL = Counts(creates_1=1000, creates_20=5000, samples=1000, crowd_samples=500,
               crowds=(1000, 5000, 10000), confirms=2000)
 QUICK = Counts(creates_1=20, creates_20=60, samples=8, crowd_samples=5, crowds=(20,),
                confirms=40)
