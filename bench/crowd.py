@@ -12,7 +12,7 @@ from multiprocessing.connection import Connection
 
 import aiohttp
 
-from .clients import PageRefused, WebSocketPage
+from .clients import PageRefused, WebSocketPage, confirm
 
 #: Below eventlet's listen backlog (50): a dropped SYN would cost a 1 s retransmission.
 CONNECT_CONCURRENCY = 40
@@ -75,6 +75,19 @@ class Crowd:
         if not self.parent.poll(self.timeout * 2):
             raise RuntimeError("the crowd did not report within its timeout")
         return self.parent.recv()
+
+    async def fanout(self, base: str, payment: dict) -> dict:
+        """Confirm the crowd's ``payment``; return how many pages heard it, the last when (ms)."""
+        self.parent.send("fanout")
+        await asyncio.sleep(0.2)  # the crowd's pages are all waiting again
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            started = time.monotonic()
+            await confirm(http, base, payment)
+        loop = asyncio.get_running_loop()
+        ready = await loop.run_in_executor(None, self.parent.poll, self.timeout + 10)
+        fan = self.parent.recv() if ready else {"received": 0, "last": None}
+        return {"fanout_received": fan["received"],
+                "fanout_ms": round((fan["last"] - started) * 1000, 1) if fan["last"] else None}
 
     def stop(self) -> None:
         """Close the pages and end the process."""

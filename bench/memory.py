@@ -14,10 +14,9 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from .clients import confirm, create_payment
+from .clients import create_payment
 from .crowd import Crowd
 from .run import CLIENT_CPU, can_pin, raise_fd_limit, server, session
 
@@ -46,14 +45,7 @@ async def measure(live, pages: int, settle: float) -> dict:
         joined = crowd.start()
         await asyncio.sleep(settle)
         after = rollup(pid)
-        crowd.parent.send("fanout")
-        await asyncio.sleep(0.2)
-        async with session(4) as http:
-            started = time.monotonic()
-            await confirm(http, live.url, payment)
-        loop = asyncio.get_running_loop()
-        ready = await loop.run_in_executor(None, crowd.parent.poll, crowd.timeout + 10)
-        fan = crowd.parent.recv() if ready else {"received": 0, "last": None}
+        fan = await crowd.fanout(live.url, payment)
     finally:
         crowd.stop()
     connected = joined["connected"]
@@ -65,8 +57,7 @@ async def measure(live, pages: int, settle: float) -> dict:
         "before_kib": {k: before[k] for k in FIELDS}, "after_kib": {k: after[k] for k in FIELDS},
         "kib_per_page": per_page,
         "rss_mib": [round(before["Rss"] / 1024, 1), round(after["Rss"] / 1024, 1)],
-        "fanout_received": fan["received"],
-        "fanout_ms": round((fan["last"] - started) * 1000, 1) if fan["last"] else None,
+        **fan,
     }
 
 

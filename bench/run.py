@@ -248,14 +248,7 @@ async def crowd_figures(live: LiveServer, pages: int, samples: int) -> dict:
         await asyncio.sleep(1)
         rss_after = rss_mib(live.process.pid)
         probe = await event_latency(live.url, "websocket", samples) if samples else None
-        async with session(4) as http:
-            crowd.parent.send("fanout")
-            await asyncio.sleep(0.2)  # the crowd's pages are all waiting again
-            started = time.monotonic()
-            await confirm(http, live.url, crowd_payment)
-            loop = asyncio.get_running_loop()
-            ready = await loop.run_in_executor(None, crowd.parent.poll, crowd.timeout + 10)
-            fan = crowd.parent.recv() if ready else {"received": 0, "last": None}
+        fan = await crowd.fanout(live.url, crowd_payment)
     finally:
         crowd.stop()
     connected = joined["connected"]
@@ -268,8 +261,7 @@ async def crowd_figures(live: LiveServer, pages: int, samples: int) -> dict:
         "kib_per_page": round((rss_after - rss_before) * 1024 / connected, 1)
         if connected else None,
         "probe": probe,
-        "fanout_received": fan["received"],
-        "fanout_ms": round((fan["last"] - started) * 1000, 1) if fan["last"] else None,
+        **fan,
     }
 
 
