@@ -22,8 +22,7 @@ def tick() -> None:
 
     The second step is what lets a change committed by another process (a
     webhook behind the same load balancer) reach the SSE streams and long polls
-    held here; changes made in this process have woken them already. It loads
-    only the payments whose stored status differs from what their watchers know. The third
+    held here; changes made in this process have woken them already. The third
     runs in a native thread: its fsyncs never stall the requests being served.
     """
     services.expire_due()
@@ -32,7 +31,7 @@ def tick() -> None:
     # payment held the server ~12 ms per tick.
     for payment in services.find_changed(hub.known()):
         hub.notify(payment.to_dict())
-    db.session.close()
+    db.session.close()  # give the connection back before checkpointing: hold no read open
     path = database.sqlite_file(db.engine)
     if path is not None:
         in_native_thread(database.checkpoint, path)
