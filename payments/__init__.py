@@ -26,10 +26,10 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         cli,
         database,
         docs,
+        engine_sockets,
         errors,
         events,
         message_queue,
-        pings,
         schema,
         security,
         sessions,
@@ -42,7 +42,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     db.init_app(app)
     migrate.init_app(app, db, directory=schema.MIGRATIONS)
-    pings.install()  # one ping task per server, not a green thread per page
+    engine_sockets.install()  # one ping task per server, not a green thread per page
     manager = message_queue.client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,

@@ -1,4 +1,4 @@
-"""The shared ping task (payments/pings.py): it pings, and python-engineio still has its shape."""
+"""payments/engine_sockets.py: the shared ping task pings, and python-engineio keeps its shape."""
 
 import inspect
 import json
@@ -8,7 +8,7 @@ import engineio.server
 import engineio.socket
 from werkzeug.test import EnvironBuilder
 
-from payments import pings
+from payments import engine_sockets
 
 
 def test_engineio_still_builds_its_connections_by_name_and_schedules_pings_so():
@@ -19,7 +19,7 @@ def test_engineio_still_builds_its_connections_by_name_and_schedules_pings_so():
     assert "socket.Socket(self, sid)" in connect and "s.schedule_ping()" in connect
     assert "self.schedule_ping()" in inspect.getsource(engineio.socket.Socket.receive)
     # send_ping() is the base class's _send_ping() without its sleep.
-    base_ping = inspect.getsource(pings._BaseSocket._send_ping)
+    base_ping = inspect.getsource(engine_sockets._BaseSocket._send_ping)
     assert "self.server.sleep(self.server.ping_interval)" in base_ping
     assert "if not self.closing and not self.closed:" in base_ping
     assert "self.last_ping = time.time()" in base_ping
@@ -38,12 +38,12 @@ def _call(server: engineio.Server, method: str, query: str, data: str | None = N
 
 
 def test_a_connection_is_pinged_by_the_shared_task_after_each_pong():
-    pings.install()
+    engine_sockets.install()
     server = engineio.Server(async_mode="threading", ping_interval=0.05, ping_timeout=5)
     status, opening = _call(server, "GET", "EIO=4&transport=polling")
     assert status == "200 OK" and opening.startswith("0")
     sid = json.loads(opening[1:])["sid"]
-    assert isinstance(server.sockets[sid], pings.Socket)
+    assert isinstance(server.sockets[sid], engine_sockets.Socket)
     query = f"EIO=4&transport=polling&sid={sid}"
     for _ in range(2):
         assert _call(server, "GET", query) == ("200 OK", "2")  # a ping, ping_interval later

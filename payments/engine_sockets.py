@@ -8,7 +8,7 @@ hook for this, and ``engineio.Server`` builds every connection from
 ``engineio.socket.Socket`` by name; so ``install()`` puts a subclass there whose
 ``schedule_ping`` queues the socket for its server's one ping task instead.
 Written against python-engineio 4.15.1 (pinned in requirements.txt);
-tests/test_pings.py fails if the shape this relies on changes.
+tests/test_engine_sockets.py fails if the shape this relies on changes.
 """
 
 import threading
