@@ -40,12 +40,17 @@ def _check_cents(cents: int) -> None:
         raise TypeError(f"cents must be an int, got {type(cents).__name__}")
 
 
+def _two_places(cents: int) -> str:
+    """Return integer centavos as a decimal string with two places, e.g. ``"-1500.50"``."""
+    sign = "-" if cents < 0 else ""
+    reais, rest = divmod(abs(cents), 100)
+    return f"{sign}{reais}.{rest:02d}"
+
+
 def cents_to_decimal(cents: int) -> Decimal:
     """Return integer centavos as an exact Decimal with two places."""
     _check_cents(cents)
-    sign = "-" if cents < 0 else ""
-    reais, rest = divmod(abs(cents), 100)
-    return Decimal(f"{sign}{reais}.{rest:02d}")
+    return Decimal(_two_places(cents))
 
 
 def cents_to_json(cents: int) -> int | float:
@@ -62,7 +67,9 @@ def cents_to_json(cents: int) -> int | float:
         return cents // 100
     if abs(cents) >= MAX_JSON_FLOAT_CENTS:
         raise ValueError("amount too large to write exactly as a JSON number with decimals")
-    return float(cents_to_decimal(cents))
+    # float() of the text rounds correctly, as float(Decimal) does, without creating a
+    # decimal context in the caller's context: one per WebSocket page, for its whole life.
+    return float(_two_places(cents))
 
 
 def format_brl(cents: int) -> str:
