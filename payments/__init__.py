@@ -1,5 +1,6 @@
 """PIX payment pages: the application factory."""
 
+import click
 from flask import Flask, url_for
 
 
@@ -38,11 +39,12 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         watchers,
         webhooks,
     )
-    from .extensions import db, migrate, socketio
+    from .extensions import db, socketio
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=schema.MIGRATIONS)
-    engine_sockets.install()  # one ping task per server, not a green thread per page
+    if click.get_current_context(silent=True) is not None:
+        schema.migrations(app)  # a command line (``flask db``, ours): Flask-Migrate's extension
+    engine_sockets.install()  # no idle green threads per page: one ping task, writers on demand
     manager = message_queue.client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,

@@ -1,6 +1,5 @@
 """Unbound Flask extensions, bound to an app in ``create_app``."""
 
-from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -12,4 +11,3 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 socketio = SocketIO()
-migrate = Migrate(render_as_batch=True, compare_type=True)  # batch: SQLite can ALTER

@@ -1,14 +1,20 @@
 """The migrations build the models' schema from empty, on SQLite and on PostgreSQL."""
 
-import flask_migrate
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from payments import create_app
 from payments.extensions import db
-from payments.schema import MIGRATIONS
+from payments.schema import MIGRATIONS, head_revision, migrations
 from tests.backends import postgres_url  # noqa: F401  (fixture)
 
 
@@ -79,7 +85,7 @@ def test_a_database_at_0002_gets_the_expiry_index_and_keeps_its_charges(empty_da
                                                                          migrated_app):
     app = migrated_app(empty_database)
     with app.app_context():
-        flask_migrate.downgrade(MIGRATIONS, "0002_webhook")  # the schema as 0002 left it
+        migrations(app).downgrade(MIGRATIONS, "0002_webhook")  # the schema as 0002 left it
         before = {index["name"] for index in inspect(db.engine).get_indexes("payments")}
     with app.test_client() as client:
         created = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
@@ -102,3 +108,66 @@ def test_the_expiry_query_reads_its_index_in_order(tmp_path, migrated_app):
     details = " / ".join(row[-1] for row in plan)
     assert "ix_payments_status_expires_at" in details
     assert "TEMP B-TREE" not in details  # no sort of every pending charge
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_head_read_without_alembic_is_alembics():
+    script = ScriptDirectory(MIGRATIONS)
+
+    assert head_revision() == script.get_current_head()
+
+
+def _start(url: str, instance: Path) -> str:
+    """Create the app in a fresh interpreter as ``python app.py`` does; return what it printed."""
+    code = textwrap.dedent(f"""
+        import sys
+        from payments import create_app
+        create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "SECRET_KEY": "test"}},
+                   instance_path={str(instance)!r})
+        print("alembic imported" if "alembic" in sys.modules else "alembic not imported")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_server_whose_database_is_up_to_date_does_not_load_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'start.sqlite'}"
+
+    assert _start(url, tmp_path) == "alembic imported"  # empty: migrated at first start
+    assert _start(url, tmp_path) == "alembic not imported"  # 12 MiB of memory it does not need
+
+
+def test_flask_db_commands_still_work(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+           "SECRET_KEY": "test"}
+    flask = [sys.executable, "-m", "flask", "--app", "payments", "db"]
+
+    upgraded = subprocess.run([*flask, "upgrade"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+    current = subprocess.run([*flask, "current"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert current.returncode == 0, current.stderr
+    assert f"{head_revision()} (head)" in current.stdout
+
+
+@pytest.mark.parametrize(("files", "head"), [
+    ({"a.py": "revision = 'a'\ndown_revision = None\n",
+      "b.py": "revision: str = 'b'\ndown_revision: str | None = 'a'\n"}, "b"),
+    ({"a.py": "revision = 'a'\ndown_revision = None\n",
+      "b.py": "revision = 'b'\ndown_revision = 'a'\n",
+      "c.py": "revision = 'c'\ndown_revision = 'a'\n"}, None),  # two heads: Alembic decides
+    ({"a.py": "revision = make_id()\ndown_revision = None\n"}, None),  # not a literal
+])
+def test_the_head_is_none_unless_one_is_certain(monkeypatch, tmp_path, files, head):
+    (tmp_path / "versions").mkdir()
+    for name, text in files.items():
+        (tmp_path / "versions" / name).write_text(text)
+    monkeypatch.setattr("payments.schema.MIGRATIONS", str(tmp_path))
+
+    assert head_revision() == head
