@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,10 +118,18 @@ def can_pin() -> bool:
 @contextlib.contextmanager
 def server(workdir: Path, mode: str, cpu: int | None = SERVER_CPU, name: str = "app",
            env: dict | None = None, argv: list[str] | None = None) -> Iterator[LiveServer]:
-    """Run ``python app.py`` (or ``argv``) in ``mode`` pinned to ``cpu`` (None: not pinned)."""
+    """Run ``python app.py`` (or ``argv``) in ``mode`` pinned to ``cpu`` (None: not pinned).
+
+    The app's database is migrated first (``flask db upgrade``), so the server
+    starts as a server restarted on its database does: with nothing to migrate,
+    it never loads Alembic (12 MiB of its memory; see payments/schema.py).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     live = LiveServer(workdir, env={"ASYNC_MODE": mode, "MAX_CONNECTIONS": "12000",
                                     "RATE_LIMIT_CREATE": "", **(env or {})}, name=name, argv=argv)
+    if argv is None:
+        subprocess.run([sys.executable, "-m", "flask", "--app", "payments", "db", "upgrade"],
+                       cwd=ROOT, env=live.env, check=True, capture_output=True, timeout=120)
     mine = os.sched_getaffinity(0) if can_pin() else None
     if mine is not None and cpu is not None:
         os.sched_setaffinity(0, {cpu})  # the child inherits it from birth, threads included
