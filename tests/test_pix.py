@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import binascii
 import json
-import os
 import string
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from payments.pix import (
+from payments.pix.brcode import (
     BRCode,
     BRCodeError,
     InvalidPixKey,
@@ -24,7 +23,8 @@ from payments.pix import (
     parse_brcode,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "pix" / "brcode_vectors.json"
+#: Public BR Code examples with their sources (tests/data/README.md).
+VECTORS_PATH = Path(__file__).resolve().parent / "data" / "brcode_vectors.json"
 VECTOR_KEYS = {"id", "payload", "expect", "source", "note", "error_contains"}
 VECTOR_OPTIONS = {"allow_non_ascii", "strict"}
 
@@ -33,26 +33,14 @@ CPF = "12345678909"
 CNPJ = "11222333000181"
 
 
-def _load_vectors() -> list[dict[str, Any]]:
-    """Return the public BR Code vectors, or an empty list when the file is absent."""
-    if not VECTORS_PATH.is_file():
-        return []
-    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
-
-
-VECTORS = _load_vectors()
+VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
 VALID = [v for v in VECTORS if v["expect"] == "valid"]
 INVALID = [v for v in VECTORS if v["expect"] == "invalid"]
 
 
 def _require_vectors() -> None:
-    """Skip (locally) or fail (in CI) when the vector file is missing."""
-    if VECTORS:
-        return
-    reason = f"BR Code vectors not found at {VECTORS_PATH} (shared/ must sit beside the repo)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    """Fail unless the repository's vector file holds both kinds of example."""
+    assert VALID and INVALID, f"no BR Code vectors in {VECTORS_PATH}"
 
 
 def _options(vector: dict[str, Any]) -> dict[str, bool]:

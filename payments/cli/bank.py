@@ -1,4 +1,4 @@
-"""``flask`` commands: the webhook delivery log, and a bank simulator that posts notices."""
+"""``flask bank pay``: play the bank, posting a (signed) notice to a running server."""
 
 import json
 import urllib.error
@@ -8,58 +8,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import deliveries as delivery_log
-from . import services, webhooks
-from .models import WebhookDelivery, isoformat
-from .money import cents_to_decimal
-from .signature import HEADER, sign
+from payments.bank.signature import HEADER, sign
+from payments.charges import service as services
+from payments.cli.output import fail
+from payments.pix.money import cents_to_decimal
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 TIMEOUT = 30
-
-
-def _fail(message: str) -> None:
-    """Print ``message`` to stderr and exit with status 1."""
-    click.echo(message, err=True)
-    raise SystemExit(1)
-
-
-@click.group(cls=AppGroup)
-def deliveries() -> None:
-    """Inspect and replay the bank's webhook deliveries."""
-
-
-def _signature_text(delivery: WebhookDelivery) -> str:
-    return {True: "ok", False: "BAD", None: "unsigned"}[delivery.signature_ok]
-
-
-@deliveries.command("list")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
-              help="How many of the latest deliveries to show.")
-def list_deliveries(limit: int) -> None:
-    """Show the latest deliveries, newest first."""
-    rows = delivery_log.recent(limit)
-    if not rows:
-        click.echo("No deliveries yet.")
-        return
-    for row in rows:
-        status = row.status_code if row.status_code is not None else "..."
-        click.echo(f"#{row.id}  {isoformat(row.received_at)}  {row.route}  "
-                   f"signature={_signature_text(row)}  {status}  {row.body_size} B  "
-                   f"changes={row.changes if row.changes is not None else '-'}  {row.result or ''}")
-
-
-@deliveries.command("replay")
-@click.argument("delivery_id", type=int)
-def replay_delivery(delivery_id: int) -> None:
-    """Apply a recorded delivery's body again, without checking its signature."""
-    delivery = delivery_log.get(delivery_id)
-    if delivery is None:
-        _fail(f"No delivery #{delivery_id}")
-    status, answer = webhooks.replay(delivery)
-    click.echo(f"{status} {json.dumps(answer, ensure_ascii=False)}")
-    if not 200 <= status < 300:
-        raise SystemExit(1)
 
 
 @click.group(cls=AppGroup)
@@ -78,9 +33,9 @@ def _notice_for(payment_id: str, url: str) -> tuple[str, str]:
             data = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         exc.close()
-        _fail(f"Payment {payment_id} not found here nor at {url} ({exc.code})")
+        fail(f"Payment {payment_id} not found here nor at {url} ({exc.code})")
     except (OSError, ValueError) as exc:
-        _fail(f"Payment {payment_id} not found here and {url} did not answer: {exc}")
+        fail(f"Payment {payment_id} not found here and {url} did not answer: {exc}")
     return data["bank_payment_id"], str(data["value"])
 
 
@@ -111,7 +66,7 @@ def pay(payment_id: str, outcome: str | None, url: str) -> None:
         with exc:  # an HTTPError holds the open response
             status, answer = exc.code, exc.read()
     except OSError as exc:
-        _fail(f"Could not reach {url}: {exc}")
+        fail(f"Could not reach {url}: {exc}")
     click.echo(f"{status} {answer.decode(errors='replace')}")
     if not 200 <= status < 300:
         raise SystemExit(1)

@@ -1,0 +1,12 @@
+"""``flask`` commands: ``bank`` (play the bank) and ``deliveries`` (the webhook delivery log)."""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Add the project's command groups to ``app``'s ``flask`` command."""
+    from payments.cli.bank import bank
+    from payments.cli.deliveries import deliveries
+
+    app.cli.add_command(bank)
+    app.cli.add_command(deliveries)

@@ -1,0 +1,52 @@
+"""``flask deliveries``: the bank's webhook delivery log, listed and replayed."""
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from payments.bank import deliveries as delivery_log
+from payments.bank import routes as webhooks
+from payments.bank.models import WebhookDelivery
+from payments.charges.models import isoformat
+from payments.cli.output import fail
+
+
+@click.group(cls=AppGroup)
+def deliveries() -> None:
+    """Inspect and replay the bank's webhook deliveries."""
+
+
+def _signature_text(delivery: WebhookDelivery) -> str:
+    return {True: "ok", False: "BAD", None: "unsigned"}[delivery.signature_ok]
+
+
+@deliveries.command("list")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many of the latest deliveries to show.")
+def list_deliveries(limit: int) -> None:
+    """Show the latest deliveries, newest first."""
+    rows = delivery_log.recent(limit)
+    if not rows:
+        click.echo("No deliveries yet.")
+        return
+    for row in rows:
+        status = row.status_code if row.status_code is not None else "..."
+        click.echo(f"#{row.id}  {isoformat(row.received_at)}  {row.route}  "
+                   f"signature={_signature_text(row)}  {status}  {row.body_size} B  "
+                   f"changes={row.changes if row.changes is not None else '-'}  {row.result or ''}")
+
+
+@deliveries.command("replay")
+@click.argument("delivery_id", type=int)
+def replay_delivery(delivery_id: int) -> None:
+    """Apply a recorded delivery's body again, without checking its signature."""
+    delivery = delivery_log.get(delivery_id)
+    if delivery is None:
+        fail(f"No delivery #{delivery_id}")
+    status, answer = webhooks.replay(delivery)
+    click.echo(f"{status} {json.dumps(answer, ensure_ascii=False)}")
+    if not 200 <= status < 300:
+        raise SystemExit(1)
+
+
