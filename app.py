@@ -32,9 +32,8 @@ import sys  # noqa: E402
 # so one slow query would stall every request; the pure-Python select() one is greened.
 os.environ["PSYCOPG_WAIT_FUNC"] = "wait_select"  # read when psycopg is first imported
 
-from payments import create_app  # noqa: E402
+from payments.boot import StartError, serve_app  # noqa: E402
 from payments.extensions import socketio  # noqa: E402
-from payments.settings import ConfigError  # noqa: E402
 
 
 def request_handler() -> dict:
@@ -100,15 +99,18 @@ def main() -> None:
     except ValueError:
         sys.exit("error: MAX_CONNECTIONS must be a whole number")
     try:
-        app = create_app({"ASYNC_MODE": ASYNC_MODE, "BACKGROUND_TASKS": True})
-    except ConfigError as exc:
+        app = serve_app({"ASYNC_MODE": ASYNC_MODE})
+    except StartError as exc:
         sys.exit(f"error: {exc}")
     # What exists now (modules, the app, its routes) lives as long as the process: take it out of
     # the collector's sight, or every full collection walks it again (about 50 ms here, a pause
     # every request in flight would wait out).
     gc.freeze()
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
+    try:
+        port = int(os.environ.get("PORT") or 5000)
+    except ValueError:
+        sys.exit(f"error: PORT must be a whole number, not {os.environ['PORT']!r}")
     options: dict = {
         "debug": False,  # never the Werkzeug debugger: it runs code for whoever reaches it
         "log_output": os.environ.get("ACCESS_LOG", "1") != "0",

@@ -5,7 +5,7 @@ import logging
 from alembic import context
 from flask import current_app
 
-from payments.models import UTCDateTime
+from payments.charges.models import UTCDateTime
 
 # No fileConfig(): the app's own logging stays as it is when migrations run at start.
 logger = logging.getLogger("alembic.env")

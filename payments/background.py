@@ -5,8 +5,10 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from . import database, services, watchers
-from .extensions import db, socketio
+from payments import database
+from payments.charges import service as services
+from payments.extensions import db, socketio
+from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
 TICK_SECONDS = 0.5

@@ -2,7 +2,10 @@
 
 import sqlite3
 
+from flask import Flask
 from sqlalchemy import Engine, event
+
+from payments.extensions import db
 
 #: How long a SQLite writer waits for another one to finish before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -24,6 +27,12 @@ SQLITE_PRAGMAS = (
 #: default, 1,000, puts the checkpoint and its two fsyncs (4-12 ms here) inside one
 #: request in a few hundred, and under green threads every request in flight waits.
 BACKGROUND_WAL_AUTOCHECKPOINT = 10_000
+
+
+def init_app(app: Flask) -> None:
+    """Tune ``app``'s engine (it does not connect)."""
+    with app.app_context():
+        tune(db.engine, background_checkpoints=app.config["BACKGROUND_TASKS"])
 
 
 def tune(engine: Engine, background_checkpoints: bool = False) -> None:

@@ -5,7 +5,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from payments.extensions import db
 
 #: Seconds a client (the bank, a page) should wait before retrying while the database is down.
 DATABASE_RETRY_AFTER = 5
@@ -69,8 +69,8 @@ HTML_ENDPOINTS = {"pix.page"}
 
 
 def _page(code: int, title: str, description: str):
-    if code == 404:
-        return render_template("errors/404.html"), 404
+    if code == 404 and request.endpoint in HTML_ENDPOINTS:  # a payment's page: no such payment
+        return render_template("errors/payment_not_found.html"), 404
     page = render_template("errors/error.html", code=code, title=title, description=description)
     return page, code
 

@@ -16,7 +16,7 @@ from types import ModuleType
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from .extensions import db
+from payments.extensions import db
 
 #: Where the Alembic migrations live (``flask --app payments db migrate`` writes there).
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -30,11 +30,8 @@ ADVISORY_LOCK_KEY = 0x5049_5850  # "PIXP"
 
 
 def prepare(app: Flask) -> None:
-    """Create or upgrade the schema as ``DATABASE_SCHEMA`` says: ``migrate`` or ``create_all``."""
+    """Upgrade the schema to the newest migration (the server's start, not ``create_app``)."""
     with app.app_context():
-        if app.config["DATABASE_SCHEMA"] == "create_all":
-            db.create_all()
-            return
         with _migration_lock():
             tables = set(inspect(db.engine).get_table_names())
             if "alembic_version" in tables and _stamped(db.engine) == {head_revision()}:

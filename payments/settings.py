@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Flask
 from limits import parse_many
 
-from .money import InvalidAmount, reais_to_cents
-from .pix import InvalidPixKey, ascii_text, normalize_pix_key
+from payments.patterns import MAX_BODY
+from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
+from payments.pix.money import InvalidAmount, reais_to_cents
 
 # A documented demo receiver (the random key of Banco Central's own examples).
 DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
@@ -29,6 +30,7 @@ ENV_SETTINGS = (
     "RATE_LIMIT_STORAGE_URI",
     "TRUSTED_PROXIES",
     "SSE_KEEPALIVE_SECONDS",
+    "LEAN_WEBSOCKETS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -54,13 +56,14 @@ DEFAULTS = {
     "DEBUG": False,
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
     "ASYNC_MODE": "threading",
-    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_CONTENT_LENGTH": MAX_BODY,
     # Seconds between keep-alive comments on an idle event stream.
     "SSE_KEEPALIVE_SECONDS": 15,
     # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
     "BACKGROUND_TASKS": False,
-    # "migrate": apply the Alembic migrations at start; "create_all": tests' quick shortcut.
-    "DATABASE_SCHEMA": "migrate",
+    # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
+    # python-engineio's as it ships; docs/benchmarks.md gives what each costs per page.
+    "LEAN_WEBSOCKETS": True,
 }
 
 
@@ -84,15 +87,21 @@ def load(app: Flask, overrides: dict | None) -> None:
     _realtime(app)
 
 
+#: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
+DATABASE_CONNECT_TIMEOUT = 5
+
+
 def _database(app: Flask) -> None:
     """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
-    if "SQLALCHEMY_DATABASE_URI" in app.config:
-        return
-    url = app.config.get("DATABASE_URL")
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if str(url).startswith("postgresql"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("connect_timeout",
+                                                          DATABASE_CONNECT_TIMEOUT)
 
 
 def _secret_key(app: Flask) -> None:
@@ -181,3 +190,9 @@ def _realtime(app: Flask) -> None:
     if not 1 <= seconds <= 300:
         raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
     app.config["SSE_KEEPALIVE_SECONDS"] = seconds
+    lean = app.config["LEAN_WEBSOCKETS"]
+    if isinstance(lean, str):
+        if lean.strip().lower() not in ("0", "1", "true", "false"):
+            raise ConfigError(f"LEAN_WEBSOCKETS must be 1 or 0, not {lean!r}")
+        lean = lean.strip().lower() in ("1", "true")
+    app.config["LEAN_WEBSOCKETS"] = bool(lean)

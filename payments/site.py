@@ -2,17 +2,29 @@
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, Flask, abort, current_app, send_from_directory, url_for
 from sqlalchemy import text
 
-from . import message_queue
-from .extensions import db
+from payments.extensions import db
+from payments.realtime import message_queue
 
 bp = Blueprint("site", __name__)
 
 #: Where ``npm ci`` puts the page's Socket.IO client.
 SOCKETIO_CLIENT_DIR = Path(__file__).resolve().parent.parent / "node_modules/socket.io-client/dist"
 SOCKETIO_CLIENT_FILE = "socket.io.min.js"
+
+
+def init_app(app: Flask) -> None:
+    """Give every page the receiver's name and the Socket.IO client's URL."""
+
+    @app.context_processor
+    def page_globals() -> dict:
+        client = socketio_client_installed()
+        return {
+            "merchant_name": app.config["PIX_MERCHANT_NAME"],
+            "socketio_client_url": url_for("site.socketio_client") if client else None,
+        }
 
 
 def socketio_client_installed() -> bool:

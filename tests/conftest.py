@@ -16,10 +16,11 @@ def app(tmp_path):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
             "SECRET_KEY": "test",
-            "DATABASE_SCHEMA": "create_all",  # fast; test_migrations checks the migrations
         },
         instance_path=str(tmp_path),
     )
+    with app.app_context():
+        db.create_all()  # fast; test_migrations checks the migrations give the same schema
     yield app
     with app.app_context():
         db.session.remove()

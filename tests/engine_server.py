@@ -18,10 +18,11 @@ import threading
 
 from flask import Flask, request
 
+from payments import boot
 from payments.extensions import socketio
-from payments.realtime import room_for
+from payments.realtime.publish import room_for
 
-_create_app = server.create_app
+_create_app = boot.create_app
 
 
 def live_tasks() -> int:
@@ -60,9 +61,9 @@ def disconnect(payment_id: str) -> dict:
     return {"pages": len(pages)}
 
 
-def create_app(overrides: dict) -> Flask:
+def create_app(overrides: dict, instance_path: str | None = None) -> Flask:
     """Create the app as ``python app.py`` does, with the test routes."""
-    app = _create_app(overrides)
+    app = _create_app(overrides, instance_path)
     app.add_url_rule("/_test/engine", view_func=engine)
     app.add_url_rule("/_test/burst/<payment_id>", view_func=burst, methods=["POST"])
     app.add_url_rule("/_test/disconnect/<payment_id>", view_func=disconnect, methods=["POST"])
@@ -70,5 +71,5 @@ def create_app(overrides: dict) -> Flask:
 
 
 if __name__ == "__main__":
-    server.create_app = create_app
+    boot.create_app = create_app  # what serve_app() builds the server's app with
     server.main()

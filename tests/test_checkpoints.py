@@ -31,8 +31,9 @@ def server_app(tmp_path, monkeypatch):
     """An app configured as the server runs it (background tasks on), its task not started."""
     monkeypatch.setattr(socketio, "start_background_task", lambda *args: None)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}",
-                      "DATABASE_SCHEMA": "create_all", "BACKGROUND_TASKS": True},
-                     instance_path=str(tmp_path))
+                      "BACKGROUND_TASKS": True}, instance_path=str(tmp_path))
+    with app.app_context():
+        db.create_all()
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from payments.charges.models import Payment, utcnow
 from payments.extensions import db
-from payments.models import Payment, utcnow
 
 
 def stored(app, payment) -> Payment:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, inspect
 
-from payments import services
+from payments.charges import service as services
+from payments.charges.models import Payment
 from payments.extensions import db
-from payments.models import Payment
-from payments.pix import parse_brcode
+from payments.pix.brcode import parse_brcode
 
 
 def count_payments(app) -> int:

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from payments import services
+from payments.bank.models import WebhookDelivery
+from payments.charges import service as services
+from payments.charges.models import Payment
 from payments.extensions import db
-from payments.models import Payment, WebhookDelivery
 
 CONFIRMATION = "/payments/pix/confirmation"
 PIX = "/payments/pix/confirmation/pix"
@@ -35,7 +36,7 @@ def test_applied_notice_is_logged_with_body_and_result(create, client, app):
     post(client, CONFIRMATION, body)
 
     [row] = logged(app)
-    assert row.route == CONFIRMATION
+    assert row.route == "webhooks.confirmation"  # the endpoint, whatever its URL
     assert row.body == body
     assert row.body_size == len(body)
     assert row.signature_ok is None  # no secret configured
@@ -213,3 +214,46 @@ def test_replay_of_an_unknown_delivery(app):
 
     assert result.exit_code == 1
     assert "No delivery #42" in result.output
+
+
+def signed_badly(app, client, payment) -> None:
+    """Post a notice with a wrong signature while a secret is set, then unset the secret."""
+    app.config["PIX_WEBHOOK_SECRET"] = "the bank's secret"
+    response = post(client, CONFIRMATION, notice(payment),
+                    **{"X-Webhook-Signature": "t=1,v1=" + "0" * 64})
+    assert response.status_code == 401
+
+
+def test_replay_refuses_a_delivery_whose_signature_failed(create, client, app):
+    payment = create()
+    signed_badly(app, client, payment)
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "replay", "1"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("401 ") and "--force" in result.output
+    assert client.get(f"/payments/pix/{payment['id']}/status").get_json()["status"] == "pending"
+
+
+def test_replay_with_force_applies_a_delivery_whose_signature_failed(create, client, app):
+    payment = create()
+    signed_badly(app, client, payment)
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "replay", "1", "--force"])
+
+    assert result.exit_code == 0, result.output
+    assert client.get(f"/payments/pix/{payment['id']}/status").get_json()["status"] == "paid"
+
+
+def test_replay_survives_a_change_of_the_url_prefix(create, client, app):
+    payment = create()
+    post(client, CONFIRMATION, notice(payment, value=1))  # refused: 409, recorded
+    with app.app_context():
+        db.session.query(WebhookDelivery).update({"body": notice(payment)})
+        db.session.commit()
+    app.config["APPLICATION_ROOT"] = "/shop"  # served under another prefix from now on
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "replay", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[4:])["payment"]["page_url"].startswith("/shop/payments/pix/")

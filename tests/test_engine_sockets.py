@@ -20,7 +20,7 @@ import pytest
 from engineio import packet
 from werkzeug.test import EnvironBuilder
 
-from payments import engine_sockets
+from payments.realtime import engine_sockets
 
 #: sha256 of python-engineio 4.15.1's ``Socket`` methods that engine_sockets.Socket copies or wraps.
 BASE_SOURCES = {
@@ -80,8 +80,26 @@ def _call(server: engineio.Server, method: str, query: str, data: str | None = N
     return answer["status"], body.decode()
 
 
-def test_a_connection_is_pinged_by_the_shared_task_after_each_pong():
+@pytest.fixture
+def installed():
+    """Install engine_sockets for one test, as the server's start does, then take it out."""
     engine_sockets.install()
+    yield
+    engine_sockets.uninstall()
+
+
+def test_install_is_undone_by_uninstall():
+    engine_sockets.install()
+    assert engineio.socket.Socket is engine_sockets.Socket
+    engine_sockets.uninstall()
+    assert engineio.socket.Socket is engine_sockets._BaseSocket
+
+
+def test_the_factory_leaves_python_engineio_as_it_ships(app):
+    assert engineio.socket.Socket is engine_sockets._BaseSocket
+
+
+def test_a_connection_is_pinged_by_the_shared_task_after_each_pong(installed):
     server = engineio.Server(async_mode="threading", ping_interval=0.05, ping_timeout=5)
     status, opening = _call(server, "GET", "EIO=4&transport=polling")
     assert status == "200 OK" and opening.startswith("0")

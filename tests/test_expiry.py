@@ -5,10 +5,12 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from payments import background, create_app, services
+from payments import background, create_app
+from payments.boot import serve_app
+from payments.charges import service as services
+from payments.charges.models import Payment, PaymentStatus, utcnow
 from payments.extensions import db, socketio
-from payments.models import Payment, PaymentStatus, utcnow
-from payments.watchers import hub
+from payments.realtime.watchers import hub
 
 EVENT = "payment_status"
 
@@ -116,10 +118,12 @@ def test_background_task_survives_a_failing_tick(app, monkeypatch, caplog):
 def test_only_the_server_starts_the_background_task(tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(socketio, "start_background_task", lambda *a: started.append(a))
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}",
+              "LEAN_WEBSOCKETS": False}
+    monkeypatch.setenv("SECRET_KEY", "test")
 
     plain = create_app(config, instance_path=str(tmp_path))
-    server = create_app({**config, "BACKGROUND_TASKS": True}, instance_path=str(tmp_path))
+    server = serve_app(config, instance_path=str(tmp_path))
 
     assert [args[1] for args in started] == [server]
     assert plain is not server

@@ -10,8 +10,8 @@ import sqlite3
 
 import pytest
 
-from payments import create_app
 from payments.extensions import db
+from tests.apps import app_with_tables
 from tests.live import LiveServer, call, create
 from tests.requires import service
 
@@ -20,9 +20,9 @@ UNAVAILABLE = "The database is unavailable; nothing was changed, retry later"
 
 def make_app(tmp_path, **config):
     """Return an app on the SQLite file ``tmp_path/faults.sqlite``."""
-    return create_app({"TESTING": True, "SECRET_KEY": "test", "RATE_LIMIT_CREATE": "",
-                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'faults.sqlite'}",
-                       **config}, instance_path=str(tmp_path))
+    return app_with_tables({"TESTING": True, "SECRET_KEY": "test", "RATE_LIMIT_CREATE": "",
+                            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'faults.sqlite'}",
+                            **config}, str(tmp_path))
 
 
 def notice(payment) -> dict:

@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from payments.money import reais_to_cents
-from payments.openapi import build_spec
+from payments.apidoc.openapi import build_spec
+from payments.pix.money import reais_to_cents
 from payments.settings import DEFAULTS
 from tests.live import LiveServer
 

@@ -7,7 +7,7 @@ from tests.multiprocess import Page, assert_hears, create, notify, servers
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "100",
             "--bind", "127.0.0.1:{port}", "--no-control-socket",
-            "payments:create_app({{\"BACKGROUND_TASKS\": True}})"]  # format()ted
+            "wsgi:app"]  # format()ted: {port}
 
 
 def test_gunicorn_processes_share_the_bus_over_websocket(tmp_path, redis_url):  # noqa: F811

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from payments.bank.models import PixReceipt
+from payments.charges.models import Payment
 from payments.extensions import db
-from payments.models import Payment, PixReceipt
 
 MB = "x" * 1_000_000
 UUID = "5e53bbf4-cdf1-4a2f-b137-551c4b462ef1"

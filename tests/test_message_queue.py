@@ -14,7 +14,7 @@ def app_with_queue(tmp_path):
     apps = []
 
     def make(url):
-        app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_SCHEMA": "create_all",
+        app = create_app({"TESTING": True, "SECRET_KEY": "test",
                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'q.sqlite'}",
                           "SOCKETIO_MESSAGE_QUEUE": url}, instance_path=str(tmp_path))
         apps.append(app)

@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from payments import create_app
+from payments.boot import prepare_database
 from payments.extensions import db
-from payments.schema import MIGRATIONS, head_revision, migrations
+from payments.schema import BASELINE, MIGRATIONS, head_revision, migrations
 from tests.backends import postgres_url  # noqa: F401  (fixture)
 
 
@@ -32,9 +33,14 @@ def migrated_app(tmp_path):
     apps = []
 
     def make(url, schema="migrate"):
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
-                          "DATABASE_SCHEMA": schema}, instance_path=str(tmp_path))
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"},
+                         instance_path=str(tmp_path))
         apps.append(app)
+        if schema == "migrate":
+            prepare_database(app)
+        else:
+            with app.app_context():
+                db.create_all()
         return app
 
     yield make
@@ -124,8 +130,10 @@ def _start(url: str, instance: Path) -> str:
     code = textwrap.dedent(f"""
         import sys
         from payments import create_app
-        create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "SECRET_KEY": "test"}},
-                   instance_path={str(instance)!r})
+        from payments.boot import prepare_database
+        app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "SECRET_KEY": "test"}},
+                         instance_path={str(instance)!r})
+        prepare_database(app)
         print("alembic imported" if "alembic" in sys.modules else "alembic not imported")
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -154,6 +162,29 @@ def test_flask_db_commands_still_work(tmp_path):
     assert upgraded.returncode == 0, upgraded.stderr
     assert current.returncode == 0, current.stderr
     assert f"{head_revision()} (head)" in current.stdout
+
+
+def test_a_downgrade_stays_down_until_an_upgrade(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'down.sqlite'}",
+           "SECRET_KEY": "test"}
+    flask = [sys.executable, "-m", "flask", "--app", "payments"]
+
+    def run(*words, status=0):
+        done = subprocess.run([*flask, *words], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == status, done.stderr
+        return done
+
+    run("db", "upgrade")
+    run("db", "downgrade", BASELINE)
+    # Another command must not migrate behind the operator; with the delivery log's table gone
+    # it says so in one line.
+    listed = run("deliveries", "list", status=1)
+    assert listed.stderr.count("\n") == 1 and "Traceback" not in listed.stderr
+    assert "no such table: webhook_deliveries" in listed.stderr
+    run("db", "current")  # nor must Flask-Migrate's own
+
+    assert run("db", "current").stdout.split() == [BASELINE]  # not "(head)": still down
 
 
 @pytest.mark.parametrize(("files", "head"), [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from payments.money import (
+from payments.pix.money import (
     InvalidAmount,
     cents_to_decimal,
     cents_to_json,

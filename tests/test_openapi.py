@@ -81,11 +81,12 @@ def test_contract_status_codes_are_described(client):
 
 def test_the_spec_maximum_follows_the_configured_maximum(app, client):
     spec = client.get("/openapi.json").get_json()
-    number = spec["components"]["schemas"]["Amount"]["anyOf"][0]
+    number = spec["components"]["schemas"]["CreatePayment"]["properties"]["value"]["anyOf"][0]
     assert number["maximum"] == 1000000
     app.config["PIX_MAX_CENTS"] = 12345
     spec = client.get("/openapi.json").get_json()
-    assert spec["components"]["schemas"]["Amount"]["anyOf"][0]["maximum"] == 123.45
+    value = spec["components"]["schemas"]["CreatePayment"]["properties"]["value"]
+    assert value["anyOf"][0]["maximum"] == 123.45
 
 
 class _Assets(HTMLParser):

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from payments.charges.models import Payment, utcnow
 from payments.extensions import db
-from payments.models import Payment, utcnow
 
 
 def test_pending_page_shows_amount_qr_code_and_countdown(create, client):
@@ -65,6 +65,17 @@ def test_unknown_or_malformed_id_gets_our_own_404_page(client, payment_id):
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "Pagamento não encontrado" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/nope", "/payments", "/payments/pix/a/b/c", "/vendor/x.js"])
+def test_any_other_unknown_address_gets_the_generic_not_found_page(client, path):
+    response = client.get(path, headers={"Accept": "text/html"})
+
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "Página não encontrada" in html
+    assert "Pagamento não encontrado" not in html
 
 
 def test_unknown_status_is_404_json(client):

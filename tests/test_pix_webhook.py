@@ -12,8 +12,10 @@ from datetime import timedelta
 
 import pytest
 
+from payments.bank.models import PixReceipt, PixRefund
+from payments.charges import changes
+from payments.charges.models import Payment, utcnow
 from payments.extensions import db
-from payments.models import Payment, PixReceipt, PixRefund, utcnow
 
 ROUTE = "/payments/pix/confirmation/pix"
 
@@ -307,3 +309,45 @@ def test_batch_of_100_is_accepted_and_101_is_400(post_pix):
 
     assert post_pix(*[item] * 100).status_code == 200
     assert post_pix(*[item] * 101).status_code == 400
+
+
+def test_the_event_leaves_after_the_receipt_and_the_change_are_committed(
+        create, post_pix, app, monkeypatch):
+    """One transaction: when a page hears "paid", the receipt is already in the database."""
+    payment = create(110)
+    seen = []
+
+    def publish(payment_object):
+        with db.engine.connect() as other:  # another connection sees only what is committed
+            receipts = other.execute(db.select(PixReceipt.end_to_end_id)).scalars().all()
+            stored = other.execute(db.select(Payment.status)).scalar_one()
+        seen.append((payment_object["status"], stored, receipts))
+
+    monkeypatch.setattr(changes, "publish", publish)
+    post_pix(for_charge(PIX_WEBHOOK_2, payment))
+
+    assert seen == [("paid", "paid", [PIX_WEBHOOK_2["endToEndId"]])]
+
+
+def test_a_receipt_that_cannot_be_stored_takes_its_change_with_it(
+        create, post_pix, app, monkeypatch):
+    """The change and the receipt are one transaction: if the receipt fails, nothing changed.
+
+    A twin's receipt for this charge, committed between our check and our insert (written
+    here directly), makes our insert fail: the move to paid must be rolled back with it.
+    """
+    payment = create(110)
+    with app.app_context():
+        charge = db.session.query(Payment).filter_by(public_id=payment["id"]).one()
+        db.session.add(PixReceipt(end_to_end_id="E" + "9" * 31, payment_id=charge.id,
+                                  amount_cents=11000, paid_at=utcnow()))
+        db.session.commit()
+    sent = []
+    monkeypatch.setattr(changes, "publish", sent.append)
+
+    [result] = post_pix(for_charge(PIX_WEBHOOK_2, payment)).get_json()["results"]
+
+    assert result["status"] == 409
+    assert "another Pix" in result["message"]
+    assert status_of(app, payment) == "pending"
+    assert sent == []

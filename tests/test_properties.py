@@ -7,7 +7,8 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from payments import money, pix
+from payments.pix import brcode as pix
+from payments.pix import money
 
 MAX_CENTS = 100_000_000  # the default PIX_MAX_VALUE, R$ 1.000.000,00
 

@@ -7,9 +7,10 @@ import urllib.request
 
 import pytest
 
-from payments import create_app, pix
 from payments.extensions import db
-from payments.security import CONTENT_SECURITY_POLICY, rate_limit_storage
+from payments.pix import brcode as pix
+from payments.web.security import CONTENT_SECURITY_POLICY, rate_limit_storage
+from tests.apps import app_with_tables
 from tests.test_openapi import page_assets
 
 BIG = json.dumps({"value": 1, "padding": "x" * (64 * 1024)})
@@ -17,9 +18,9 @@ BIG = json.dumps({"value": 1, "padding": "x" * (64 * 1024)})
 
 def make_app(tmp_path, **config):
     """Return an app on its own SQLite file with extra settings."""
-    return create_app({"TESTING": True, "SECRET_KEY": "test",
-                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sec.sqlite'}",
-                       **config}, instance_path=str(tmp_path))
+    return app_with_tables({"TESTING": True, "SECRET_KEY": "test",
+                            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sec.sqlite'}",
+                            **config}, str(tmp_path))
 
 
 @pytest.fixture

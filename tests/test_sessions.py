@@ -2,7 +2,7 @@
 
 from flask import session
 
-from payments.sessions import LazyCookieSessionInterface
+from payments.web.sessions import LazyCookieSessionInterface
 
 
 def test_a_request_without_a_session_gets_no_cookie_and_no_vary(client):

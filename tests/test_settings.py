@@ -4,11 +4,12 @@ import pytest
 
 from payments import create_app
 from payments.settings import ConfigError
+from tests.apps import app_with_tables
 
 
 def make(tmp_path, **overrides):
-    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}",
-                       **overrides}, instance_path=str(tmp_path))
+    return app_with_tables({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                            **overrides}, str(tmp_path))
 
 
 def test_defaults_need_nothing(tmp_path, monkeypatch):
@@ -61,7 +62,7 @@ def test_invalid_setting_stops_the_start_with_a_clear_message(tmp_path, name, va
 def test_merchant_name_and_city_are_written_in_ascii(tmp_path, client):
     app = make(tmp_path, PIX_MERCHANT_NAME="Padaria São João da Praça Ltda",
                PIX_MERCHANT_CITY="Maceió")
-    from payments.pix import parse_brcode
+    from payments.pix.brcode import parse_brcode
 
     payment = app.test_client().post("/payments/pix", json={"value": 5}).get_json()["payment"]
 

@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from payments.signature import SignatureError, compute, sign, verify_signature
+from payments.bank.signature import SignatureError, compute, sign, verify_signature
 
 SECRET = "whsec_test_secret"
 BODY = b'{"bank_payment_id": "5e53bbf4-cdf1-4a2f-b137-551c4b462ef1", "value": 150.5}'

@@ -1,19 +1,21 @@
-"""services.move(): the one atomic conditional state change, and the machine it obeys."""
+"""services.move(): the one atomic conditional state change, the machine it obeys, and its
+publication after the caller's commit (never before, never after a rollback)."""
 
 from itertools import product
 
 import pytest
 from sqlalchemy import text
 
-from payments import realtime, services
+from payments.charges import changes
+from payments.charges import service as services
+from payments.charges.models import FINAL, LIVE, TRANSITIONS, Payment, PaymentStatus, can_move
 from payments.extensions import db
-from payments.models import TRANSITIONS, Payment, PaymentStatus
 
 
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(realtime, "publish", sent.append)
+    monkeypatch.setattr(changes, "publish", sent.append)
     return sent
 
 
@@ -39,11 +41,32 @@ def test_move_follows_the_transitions_table(app, published, source, target):
         db.session.refresh(payment)
 
         moved = services.move(payment, target)
+        assert published == []  # not before the caller commits
+        db.session.commit()
 
         allowed = target in TRANSITIONS.get(source, ())
         assert moved is allowed
         assert db.session.get(Payment, payment.id).status == (target if allowed else source)
         assert len(published) == int(allowed)
+        assert [event["status"] for event in published] == ([target.value] if allowed else [])
+
+
+def test_a_rolled_back_move_publishes_nothing_and_changes_nothing(app, published):
+    with app.app_context():
+        payment = new_payment()
+        assert services.move(payment, PaymentStatus.PAID) is True
+        db.session.rollback()
+        db.session.commit()  # a later commit of the same session does not bring it back
+
+        assert published == []
+        assert db.session.get(Payment, payment.id).status == "pending"
+
+
+def test_final_and_live_statuses_come_from_the_transitions():
+    assert FINAL == {PaymentStatus.EXPIRED, PaymentStatus.REFUSED, PaymentStatus.REFUNDED}
+    assert LIVE == {PaymentStatus.PENDING, PaymentStatus.PAID}
+    for status in FINAL:
+        assert not any(can_move(status, target) for target in PaymentStatus)
 
 
 def test_move_from_a_stale_read_changes_nothing_and_emits_nothing(app, published):

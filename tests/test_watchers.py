@@ -7,10 +7,11 @@ import time
 import pytest
 from sqlalchemy import update
 
-from payments import background, services
+from payments import background
+from payments.charges import service as services
+from payments.charges.models import Payment, utcnow
 from payments.extensions import db
-from payments.models import Payment, utcnow
-from payments.watchers import hub
+from payments.realtime.watchers import hub
 
 
 def parse_events(chunk: bytes) -> list[dict]:

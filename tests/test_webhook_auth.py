@@ -7,9 +7,11 @@ import time
 import pytest
 
 from payments import create_app
+from payments.bank.signature import sign
+from payments.boot import warn_at_start
+from payments.charges.models import Payment
 from payments.extensions import db
-from payments.models import Payment
-from payments.signature import sign
+from tests.apps import app_with_tables
 
 SECRET = "test webhook secret"
 ROUTES = ["/payments/pix/confirmation", "/payments/pix/confirmation/pix"]
@@ -18,14 +20,14 @@ ROUTES = ["/payments/pix/confirmation", "/payments/pix/confirmation/pix"]
 @pytest.fixture
 def app(tmp_path):
     """Return an app that requires signed webhooks."""
-    app = create_app(
+    app = app_with_tables(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
             "SECRET_KEY": "test",
             "PIX_WEBHOOK_SECRET": SECRET,
         },
-        instance_path=str(tmp_path),
+        str(tmp_path),
     )
     yield app
     with app.app_context():
@@ -104,10 +106,11 @@ def test_signature_is_checked_before_the_body(client, route):
 
 
 def test_unsigned_app_accepts_unsigned_notices_and_warns_at_start(tmp_path, caplog):
+    app = app_with_tables({"TESTING": True, "SECRET_KEY": "t",
+                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'u.sqlite'}"},
+                          str(tmp_path))
     with caplog.at_level(logging.WARNING):
-        app = create_app({"TESTING": True, "SECRET_KEY": "t",
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'u.sqlite'}"},
-                         instance_path=str(tmp_path))
+        warn_at_start(app)  # what the server's start says
     warnings = [r for r in caplog.records if "PIX_WEBHOOK_SECRET" in r.getMessage()]
     client = app.test_client()
     payment = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
@@ -123,10 +126,11 @@ def test_unsigned_app_accepts_unsigned_notices_and_warns_at_start(tmp_path, capl
 
 
 def test_signed_app_does_not_warn(tmp_path, caplog):
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "PIX_WEBHOOK_SECRET": "s",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 's.sqlite'}"},
+                     instance_path=str(tmp_path))
     with caplog.at_level(logging.WARNING):
-        app = create_app({"TESTING": True, "SECRET_KEY": "t", "PIX_WEBHOOK_SECRET": "s",
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 's.sqlite'}"},
-                         instance_path=str(tmp_path))
+        warn_at_start(app)
 
     assert not [r for r in caplog.records if "PIX_WEBHOOK_SECRET" in r.getMessage()]
     with app.app_context():

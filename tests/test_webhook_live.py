@@ -13,8 +13,8 @@ import socketio
 import sqlalchemy
 
 from payments import create_app
+from payments.bank.signature import sign
 from payments.extensions import db
-from payments.signature import sign
 from tests.backends import postgres_url  # noqa: F401  (fixture)
 from tests.live import LiveServer, call, create, free_port
 

@@ -1,359 +1,272 @@
-"""The OpenAPI 3 description of the contract's routes: the one source of ``/openapi.json``."""
+"""``/openapi.json``, generated: body schemas from the pydantic models that check them.
 
-from copy import deepcopy
+Nothing here describes a body by hand. The routes are listed with their
+answers; every request and response body is a model's ``model_json_schema()``,
+the one declaration its checks use too. The status machine's statuses come
+from ``PaymentStatus`` the same way.
+"""
 
-from .money import cents_to_json
+from typing import Annotated, Literal
 
-STATUSES = ["pending", "paid", "expired", "refused", "refunded"]
-PUBLIC_ID_PATTERN = "^[A-Za-z0-9_-]{16,64}$"
-UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-AMOUNT_TEXT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
-TIME = {"type": "string", "format": "date-time", "example": "2026-11-23T10:00:00Z"}
+from pydantic import BaseModel, Field
+
+from payments.bank.notices import Notice, PixNotice
+from payments.bank.signature import HEADER, TOLERANCE
+from payments.charges.models import PaymentStatus
+from payments.charges.schemas import CreatePayment, Error, Payment, PaymentMessage
+from payments.charges.views import MAX_WAIT_SECONDS
+from payments.patterns import MAX_BODY, MAX_WEBHOOK_BODY, PUBLIC_ID, QR_CODE_NAME
+from payments.pix.brcode import MAX_AMOUNT_CENTS
+from payments.pix.money import cents_to_json
 
 
-def _ref(kind: str, name: str) -> dict:
-    return {"$ref": f"#/components/{kind}/{name}"}
+class ItemResult(BaseModel):
+    """What one item of an API Pix notice came to."""
+
+    endToEndId: str
+    txid: str
+    status: Annotated[Literal[200, 404, 409], Field(
+        description="200 applied (or already), 404 no charge with that txid, 409 refused")]
+    message: str
+    payment: Payment | None
 
 
-def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
-    """Return a response whose body is JSON of ``schema``."""
-    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+class PixResults(BaseModel):
+    """The answer to an API Pix notice: one result per item, in order."""
+
+    results: list[ItemResult]
+
+
+class Health(BaseModel):
+    """Whether the app and what it depends on answer."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    message_queue: Literal["ok", "unavailable", "disabled"]
+
+
+#: The models whose schemas are components, and the largest amount each takes (None: none).
+#: A bank notice may carry any amount a BR Code can; a new charge at most ``PIX_MAX_VALUE``.
+MODELS: tuple[tuple[type[BaseModel], str, str | None], ...] = (
+    (CreatePayment, "validation", "charge"),
+    (Notice, "validation", "brcode"),
+    (PixNotice, "validation", None),
+    (PaymentMessage, "serialization", None),
+    (PixResults, "serialization", None),
+    (Health, "serialization", None),
+    (Error, "serialization", None),
+)
+REF = "#/components/schemas/{model}"
+UNAVAILABLE = "The database is unavailable or locked; nothing was changed, retry later"
+
+
+def _bound_amounts(node, max_cents: int):
+    """Give every amount in ``node`` (marked ``x-max-reais``) the bounds ``max_cents`` sets.
+
+    Whole reais up to the maximum, and decimal text with as many digits as keep
+    every value it matches within it: each value the description admits is one
+    the API accepts.
+    """
+    if isinstance(node, list):
+        return [_bound_amounts(item, max_cents) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _bound_amounts(value, max_cents) for key, value in node.items()}
+    if node.pop("x-max-reais", False):
+        whole = max_cents // 100
+        if node["type"] == "integer":
+            node["maximum"] = cents_to_json(max_cents) if max_cents % 100 else whole
+        else:
+            digits = max(len(str(whole)) - 1, 1)
+            node["pattern"] = (rf"^(?:[1-9][0-9]{{0,{digits - 1}}}(?:\.[0-9]{{1,2}})?"
+                               r"|0\.(?:[1-9][0-9]?|0[1-9]))$")
+            node["maxLength"] = digits + 3
+    return node
+
+
+def _schemas(max_cents: int) -> dict:
+    """Return every component schema, the amounts bounded as each model's route bounds them."""
+    schemas: dict = {}
+    bounds = {"charge": max_cents, "brcode": MAX_AMOUNT_CENTS, None: max_cents}
+    for model, mode, bound in MODELS:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = _bound_amounts(schema, bounds[bound])
+    return schemas
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(name: str, description: str, **headers: str) -> dict:
+    """Return a response whose body is JSON of the component ``name``."""
+    response = {"description": description,
+                "content": {"application/json": {"schema": _ref(name)}}}
     if headers:
-        response["headers"] = headers
+        response["headers"] = {header: {"description": text, "required": True,
+                                        "schema": {"type": "string"}}
+                               for header, text in headers.items()}
     return response
 
 
-def _error(description: str) -> dict:
-    return _json(_ref("schemas", "Error"), description)
+def _error(description: str, **headers: str) -> dict:
+    return _json("Error", description, **headers)
 
 
 def _html(description: str) -> dict:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-def _retry(description: str, html: bool = False) -> dict:
-    """Return a response that tells the client to retry after ``Retry-After`` seconds."""
-    response = _html(description) if html else _error(description)
-    response["headers"] = {"Retry-After": _ref("headers", "RetryAfter")}
-    return response
+RETRY = "Seconds after which to retry"
+#: What every route may answer when the database is down.
+DOWN = {"503": _error(UNAVAILABLE, **{"Retry-After": RETRY})}
+#: What every route with a JSON body may answer about the body itself.
+BODY_ERRORS = {"413": _error("The body is larger than the route accepts"),
+               "415": _error("The body is not declared as JSON"), **DOWN}
 
 
-UNAVAILABLE = "The database is unavailable or locked; nothing was changed, retry later"
-SIGNATURE = [{}, {"webhookSignature": []}]
-JSON_BODY_ERRORS = {
-    "413": _error("The body is larger than the server accepts (64 KiB for a charge)"),
-    "415": _error("The body is not declared as JSON"),
-    "503": _retry(UNAVAILABLE),
-}
+def _body(name: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
 
 
-def _amount(max_value: int | float) -> dict:
-    """Return the schema of an amount in reais: a number or a decimal string."""
+def _path_id(name: str, pattern: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": f"^{pattern}$"}}
+
+
+PAYMENT_ID = _path_id("payment_id", PUBLIC_ID.pattern, "The payment's opaque id")
+SIGNED = [{}, {"webhookSignature": []}]
+
+
+def _paths() -> dict:
+    """Return every route of the API with its answers."""
+    statuses = [status.value for status in PaymentStatus]
     return {
-        "description": "Reais with at most two decimal places: a number or a decimal string "
-        "(150, 150.5, \"150.50\"). Never read as a binary float.",
-        "anyOf": [
-            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": max_value},
-            {"type": "string", "pattern": AMOUNT_TEXT_PATTERN, "maxLength": 13},
-        ],
-    }
-
-
-def _components(max_value: int | float) -> dict:
-    payment = {
-        "type": "object",
-        "required": ["id", "value", "status", "paid", "bank_payment_id", "txid", "qr_code",
-                     "qr_code_url", "pix_code", "page_url", "created_at", "expiration_date",
-                     "paid_at"],
-        "properties": {
-            "id": {"type": "string", "pattern": PUBLIC_ID_PATTERN,
-                   "description": "Opaque, unguessable id (128 random bits)"},
-            "value": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
-                      "description": "Reais, at most two decimals"},
-            "status": {"type": "string", "enum": STATUSES},
-            "paid": {"type": "boolean", "description": "True exactly when status is paid"},
-            "bank_payment_id": {"type": "string", "pattern": UUID_PATTERN},
-            "txid": {"type": "string", "pattern": "^[A-Za-z0-9]{1,25}$"},
-            "qr_code": {"type": "string"},
-            "qr_code_url": {"type": "string"},
-            "pix_code": {"type": "string", "maxLength": 512,
-                         "description": "Static Pix BR Code (copia e cola) with its CRC16"},
-            "page_url": {"type": "string"},
-            "created_at": TIME,
-            "expiration_date": TIME,
-            "paid_at": {**TIME, "nullable": True},
-        },
-    }
-    with_payment = {
-        "type": "object",
-        "required": ["message", "payment"],
-        "properties": {"message": {"type": "string"}, "payment": _ref("schemas", "Payment")},
-    }
-    return {
-        "schemas": {
-            "Payment": payment,
-            "PaymentMessage": with_payment,
-            "Error": {
-                "type": "object",
-                "required": ["message"],
-                "properties": {"message": {"type": "string", "description": "What is wrong"}},
-            },
-            "Amount": _amount(max_value),
-        },
-        "headers": {
-            "RetryAfter": {
-                "description": "Seconds (or an HTTP date) after which to retry",
-                "required": True,
-                "schema": {"type": "string"},
-            },
-        },
-        "securitySchemes": {
-            "webhookSignature": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-Webhook-Signature",
-                "description": "`t=<unix seconds>,v1=<hex>`: HMAC-SHA256 with PIX_WEBHOOK_SECRET "
-                "over `<t>.` + the raw body; at most 300 s old. Required when the secret is set.",
-            },
-        },
-    }
-
-
-def _payment_id(description: str = "The payment's opaque id") -> dict:
-    return {"name": "payment_id", "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": PUBLIC_ID_PATTERN}}
-
-
-def _create() -> dict:
-    return {
-        "post": {
-            "operationId": "createPayment",
-            "summary": "Create a Pix charge",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["value"],
-                    "properties": {"value": _ref("schemas", "Amount")},
-                }}},
-            },
+        "/payments/pix": {"post": {
+            "operationId": "createPayment", "summary": "Create a Pix charge",
+            "requestBody": _body("CreatePayment"),
             "responses": {
-                "201": _json(_ref("schemas", "PaymentMessage"), "The charge was created", {
-                    "Location": {"description": "The payment page", "required": True,
-                                 "schema": {"type": "string"}},
-                }),
+                "201": _json("PaymentMessage", "The charge was created",
+                             Location="The payment page"),
                 "400": _error("Bad or missing value, or malformed JSON"),
-                **JSON_BODY_ERRORS,
-                "429": _retry("Too many charges created from this address (RATE_LIMIT_CREATE)"),
+                **BODY_ERRORS,
+                "429": _error("Too many charges created (RATE_LIMIT_CREATE)",
+                              **{"Retry-After": RETRY}),
             },
-        }
-    }
-
-
-def _page() -> dict:
-    return {
-        "get": {
-            "operationId": "paymentPage",
-            "summary": "The customer's payment page (HTML, pt-BR)",
-            "parameters": [_payment_id()],
+        }},
+        "/payments/pix/{payment_id}": {"get": {
+            "operationId": "paymentPage", "summary": "The customer's payment page (HTML, pt-BR)",
+            "parameters": [PAYMENT_ID],
             "responses": {
                 "200": _html("The page for the charge's current state"),
-                "404": {
-                    "description": "Unknown or malformed id: the project's 404 page (a path "
-                    "that decodes into another route answers that route's JSON 404)",
-                    "content": {"text/html": {"schema": {"type": "string"}},
-                                "application/json": {"schema": _ref("schemas", "Error")}},
-                },
-                "503": _retry(UNAVAILABLE, html=True),
+                "404": {"description": "Unknown or malformed id: the project's 404 page",
+                        "content": {"text/html": {"schema": {"type": "string"}},
+                                    "application/json": {"schema": _ref("Error")}}},
+                "503": {**_html(UNAVAILABLE), "headers": DOWN["503"]["headers"]},
             },
-        }
-    }
-
-
-def _status() -> dict:
-    return {
-        "get": {
+        }},
+        "/payments/pix/{payment_id}/status": {"get": {
             "operationId": "paymentStatus",
             "summary": "The payment object; long polling with wait and status",
             "parameters": [
-                _payment_id(),
+                PAYMENT_ID,
                 {"name": "wait", "in": "query", "required": False,
                  "description": "Hold the answer up to this many seconds while the status "
                  "equals `status`",
-                 "schema": {"type": "integer", "minimum": 0, "maximum": 30}},
+                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS}},
                 {"name": "status", "in": "query", "required": False,
                  "description": "The status the caller already knows",
-                 "schema": {"type": "string", "enum": STATUSES}},
+                 "schema": {"type": "string", "enum": statuses}},
             ],
-            "responses": {
-                "200": _json(_ref("schemas", "Payment"), "The payment object"),
-                "400": _error("Bad wait or status"),
-                "404": _error("Unknown payment"),
-                "503": _retry(UNAVAILABLE),
-            },
-        }
-    }
-
-
-def _events() -> dict:
-    return {
-        "get": {
+            "responses": {"200": _json("Payment", "The payment object"),
+                          "400": _error("Bad wait or status"),
+                          "404": _error("Unknown payment"), **DOWN},
+        }},
+        "/payments/pix/{payment_id}/events": {"get": {
             "operationId": "paymentEvents",
             "summary": "Server-Sent Events: `payment_status` with the payment object, first the "
             "current one, then every change",
-            "parameters": [_payment_id()],
+            "parameters": [PAYMENT_ID],
             "responses": {
                 "200": {"description": "An endless event stream",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                "404": _error("Unknown payment"),
-                "503": _retry(UNAVAILABLE),
+                "404": _error("Unknown payment"), **DOWN,
             },
-        }
-    }
-
-
-def _qr_code() -> dict:
-    return {
-        "get": {
+        }},
+        "/payments/pix/qr_code/{qr_code}": {"get": {
             "operationId": "paymentQrCode",
             "summary": "The QR code (PNG) that encodes the payment's pix_code",
             "parameters": [{"name": "qr_code", "in": "path", "required": True,
                             "schema": {"type": "string"},
-                            "example": "qr_code_payment_5e53bbf4-cdf1-4a2f-b137-551c4b462ef1"}],
+                            "example": "qr_code_payment_5e53bbf4-cdf1-4a2f-b137-551c4b462ef1",
+                            "description": f"Matches `{QR_CODE_NAME.pattern}`"}],
             "responses": {
                 "200": {"description": "The QR code",
                         "content": {"image/png": {"schema": {"type": "string",
                                                              "format": "binary"}}}},
                 "304": {"description": "Not modified (If-None-Match)"},
-                "404": _error("No such QR code"),
-                "503": _retry(UNAVAILABLE),
+                "404": _error("No such QR code"), **DOWN,
             },
-        }
-    }
-
-
-def _confirmation() -> dict:
-    notice = {
-        "type": "object",
-        "required": ["bank_payment_id", "value"],
-        "properties": {
-            "bank_payment_id": {"type": "string", "pattern": UUID_PATTERN},
-            "value": _ref("schemas", "Amount"),
-            "status": {"type": "string", "enum": ["approved", "refused", "refunded"],
-                       "default": "approved"},
-        },
-    }
-    return {
-        "post": {
+        }},
+        "/payments/pix/confirmation": {"post": {
             "operationId": "bankNotice",
             "summary": "The bank's webhook: a charge was approved, refused or refunded",
-            "security": SIGNATURE,
-            "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": notice}}},
+            "security": SIGNED, "requestBody": _body("Notice"),
             "responses": {
-                "200": _json(_ref("schemas", "PaymentMessage"),
-                             "Applied, or the same notice again (nothing changes)"),
+                "200": _json("PaymentMessage", "Applied, or the same notice again (no change)"),
                 "400": _error("Missing or malformed fields"),
                 "401": _error("Bad, missing or stale signature (PIX_WEBHOOK_SECRET set)"),
                 "404": _error("Unknown bank_payment_id"),
                 "409": _error("Value differs, charge expired, or a move the states forbid"),
-                **JSON_BODY_ERRORS,
+                **BODY_ERRORS,
             },
-        }
-    }
-
-
-def _confirmation_pix() -> dict:
-    item = {
-        "type": "object",
-        "required": ["endToEndId", "txid", "valor"],
-        "properties": {
-            "endToEndId": {"type": "string", "example": "E00000000202611231005abcdefghijk"},
-            "txid": {"type": "string", "pattern": "^[A-Za-z0-9]{1,25}$"},
-            "valor": {"type": "string", "pattern": AMOUNT_TEXT_PATTERN},
-            "horario": {"type": "string", "format": "date-time"},
-        },
-    }
-    results = {
-        "type": "object",
-        "required": ["results"],
-        "properties": {"results": {
-            "type": "array",
-            "description": "One result per item of `pix`, in order",
-            "items": {"type": "object"},
         }},
-    }
-    return {
-        "post": {
+        "/payments/pix/confirmation/pix": {"post": {
             "operationId": "bankNoticeApiPix",
             "summary": "The bank's webhook in the Banco Central API Pix callback format",
-            "security": SIGNATURE,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["pix"],
-                "properties": {"pix": {"type": "array", "items": item}},
-            }}}},
+            "security": SIGNED, "requestBody": _body("PixNotice"),
             "responses": {
-                "200": _json(results, "Each item applied under the rules of /confirmation"),
+                "200": _json("PixResults", "Each item applied under the rules of /confirmation"),
                 "400": _error("The body is not of the API Pix callback shape"),
                 "401": _error("Bad, missing or stale signature (PIX_WEBHOOK_SECRET set)"),
-                **JSON_BODY_ERRORS,
+                **BODY_ERRORS,
             },
-        }
-    }
-
-
-def _health() -> dict:
-    health = {
-        "type": "object",
-        "required": ["status", "database", "message_queue"],
-        "properties": {
-            "status": {"type": "string"},
-            "database": {"type": "string"},
-            "message_queue": {"type": "string"},
-        },
-    }
-    return {
-        "get": {
-            "operationId": "health",
-            "summary": "Liveness and readiness",
-            "responses": {
-                "200": _json(health, "The app and its dependencies answer"),
-                "503": _json(health, "A dependency is down"),
-            },
-        }
-    }
-
-
-def _self() -> dict:
-    return {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This description",
-            "responses": {"200": _json({"type": "object"}, "The OpenAPI 3 document")},
-        }
+        }},
+        "/health": {"get": {
+            "operationId": "health", "summary": "Liveness and readiness",
+            "responses": {"200": _json("Health", "The app and its dependencies answer"),
+                          "503": _json("Health", "A dependency is down")},
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This description",
+            "responses": {"200": {"description": "The OpenAPI 3.1 document",
+                                  "content": {"application/json": {
+                                      "schema": {"type": "object"}}}}},
+        }},
     }
 
 
 def build_spec(max_cents: int) -> dict:
-    """Return the OpenAPI 3 document; ``max_cents`` is the configured largest charge."""
-    return deepcopy({
-        "openapi": "3.0.3",
+    """Return the OpenAPI 3.1 document; ``max_cents`` is the configured largest charge."""
+    return {
+        "openapi": "3.1.0",
         "info": {
             "title": "PIX payment pages",
             "version": "1.0.0",
             "description": "Create Pix charges, show their pages, and take the bank's notices. "
-            "Every error is JSON `{\"message\": ...}`.",
+            "Every error is JSON `{\"message\": ...}`. Bodies: at most "
+            f"{MAX_BODY // 1024} KiB for a charge, {MAX_WEBHOOK_BODY // 1024} KiB for a notice.",
         },
         "servers": [{"url": "/"}],
-        "paths": {
-            "/payments/pix": _create(),
-            "/payments/pix/{payment_id}": _page(),
-            "/payments/pix/{payment_id}/status": _status(),
-            "/payments/pix/{payment_id}/events": _events(),
-            "/payments/pix/qr_code/{qr_code}": _qr_code(),
-            "/payments/pix/confirmation": _confirmation(),
-            "/payments/pix/confirmation/pix": _confirmation_pix(),
-            "/health": _health(),
-            "/openapi.json": _self(),
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(max_cents),
+            "securitySchemes": {"webhookSignature": {
+                "type": "apiKey", "in": "header", "name": HEADER,
+                "description": "`t=<unix seconds>,v1=<hex>`: HMAC-SHA256 with PIX_WEBHOOK_SECRET "
+                f"over `<t>.` + the raw body; at most {TOLERANCE} s old. Required when "
+                "the secret is set.",
+            }},
         },
-        "components": _components(cents_to_json(max_cents)),
-    })
+    }

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from .openapi import build_spec
+from payments.apidoc.openapi import build_spec
 
 bp = Blueprint("docs", __name__)
 

@@ -3,11 +3,12 @@
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
-from .extensions import db
-from .models import WebhookDelivery
+from payments.bank.models import WebhookDelivery
+from payments.extensions import db
+from payments.patterns import DELIVERY_BODY_LIMIT
 
 #: Bodies are kept up to this many bytes; ``body_size`` keeps the real length.
-BODY_LIMIT = 64 * 1024
+BODY_LIMIT = DELIVERY_BODY_LIMIT
 RESULT_LIMIT = 2000
 
 # Core statements built once and run on a connection of their own, outside the session: on the
@@ -18,8 +19,12 @@ _INSERT = insert(_TABLE)
 _FINISH = update(_TABLE).where(_TABLE.c.id == bindparam("delivery_id"))  # SET from the params
 
 
-def record(route: str, body: bytes, signature_ok: bool | None, body_size: int | None = None) -> int:
-    """Store a delivery as received, in its own commit; return its id."""
+def record(route: str | None, body: bytes, signature_ok: bool | None,
+           body_size: int | None = None) -> int:
+    """Store a delivery as received, in its own commit; return its id.
+
+    ``route`` is the endpoint's name (``webhooks.confirmation``), not its path.
+    """
     with db.engine.begin() as connection:
         result = connection.execute(_INSERT, {
             "route": route,

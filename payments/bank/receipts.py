@@ -1,7 +1,9 @@
 """Rules for API Pix notices: one Pix per ``endToEndId`` and per charge, one refund per rtrId.
 
-State changes still go through ``services.apply_notice`` (and so ``services.move``); this module
-adds what the API Pix format brings: a Pix id that may be delivered again, and refunds.
+State changes still go through ``service.apply_notice`` (and so ``service.move``); this module
+adds what the API Pix format brings: a Pix id that may be delivered again, and refunds. Each
+receipt (or refund) and the state change it causes are committed together, in one transaction,
+and the change is published after that commit.
 """
 
 from dataclasses import dataclass
@@ -9,12 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import services
-from .errors import Conflict, PaymentError
-from .extensions import db
-from .models import Payment, PaymentStatus, PixReceipt, PixRefund
-from .money import cents_to_decimal
-from .notices import PixItem, Refund
+from payments.bank.models import PixReceipt, PixRefund
+from payments.bank.notices import PixItem, Refund
+from payments.charges import service
+from payments.charges.models import Payment, PaymentStatus
+from payments.errors import Conflict, PaymentError
+from payments.extensions import db
+from payments.pix.money import cents_to_decimal
 
 REFUNDED = "DEVOLVIDO"
 
@@ -89,15 +92,15 @@ def _receive(payment: Payment, item: PixItem) -> tuple[int, str]:
         _same_pix(receipt, payment, item)
         status = payment.current_status()
         if status is PaymentStatus.PAID:
-            return 0, services.OUTCOMES["approved"][1]
+            return 0, service.OUTCOMES["approved"][1]
         return 0, f"This Pix was already applied; the payment is {status.value}"
-    result = services.apply_notice(payment, item.cents, "approved")
+    result = service.apply_notice(payment, item.cents, "approved")
     db.session.add(PixReceipt(end_to_end_id=item.end_to_end_id, payment_id=payment.id,
                               amount_cents=item.cents, paid_at=item.paid_at))
     try:
-        db.session.commit()
+        db.session.commit()  # the receipt and the change it causes: one transaction
     except IntegrityError:  # a twin delivery stored it first, or another Pix paid this charge
-        db.session.rollback()
+        db.session.rollback()  # the change goes too: the twin's transaction made it
         receipt = db.session.scalar(
             select(PixReceipt).filter_by(end_to_end_id=item.end_to_end_id))
         if receipt is None:
@@ -115,7 +118,7 @@ def _refunded_cents(payment: Payment) -> int:
 
 
 def _record_refund(payment: Payment, refund: Refund) -> bool:
-    """Store a settled refund once; return False if its rtrId was already stored.
+    """Add a settled refund to the transaction once; return False if its rtrId is known.
 
     :raise Conflict: the charge was never paid, or refunds would exceed its value.
     """
@@ -132,13 +135,11 @@ def _record_refund(payment: Payment, refund: Refund) -> bool:
                              amount_cents=refund.cents))
     try:
         db.session.flush()
-        if _refunded_cents(payment) > payment.amount_cents:
-            raise Conflict(f"Refund {refund.rtr_id} would take the refunds above the payment's "
-                           "value")
-        db.session.commit()
     except IntegrityError:  # a twin delivery stored it first
         db.session.rollback()
         return False
+    if _refunded_cents(payment) > payment.amount_cents:
+        raise Conflict(f"Refund {refund.rtr_id} would take the refunds above the payment's value")
     return True
 
 
@@ -147,8 +148,10 @@ def _refund(payment: Payment, refund: Refund) -> tuple[int, str]:
     recorded = _record_refund(payment, refund)
     total = _refunded_cents(payment)
     if total >= payment.amount_cents:
-        result = services.apply_notice(payment, payment.amount_cents, "refunded")
+        result = service.apply_notice(payment, payment.amount_cents, "refunded")
+        db.session.commit()  # the refund and the change it completes: one transaction
         return int(result.changed), result.message
+    db.session.commit()
     what = "was recorded" if recorded else "was already recorded"
     return 0, (f"Partial refund {refund.rtr_id} of {cents_to_decimal(refund.cents)} {what}; "
                f"{cents_to_decimal(total)} of {cents_to_decimal(payment.amount_cents)} refunded")

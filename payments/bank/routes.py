@@ -7,17 +7,17 @@ Every request is recorded in the delivery log before it is acted on; with
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import deliveries, receipts, services
-from .errors import BadRequest, PaymentError, Unauthorized
-from .inputs import json_object, parse_json_object
-from .models import WebhookDelivery
-from .notices import parse_notice, parse_pix_notice
-from .signature import HEADER, SignatureError, verify_signature
+from payments.bank import deliveries, receipts
+from payments.bank.models import WebhookDelivery
+from payments.bank.notices import parse_notice, parse_pix_notice
+from payments.bank.signature import HEADER, SignatureError, verify_signature
+from payments.charges import service
+from payments.errors import BadRequest, PaymentError, Unauthorized
+from payments.extensions import db
+from payments.patterns import MAX_WEBHOOK_BODY
+from payments.web.inputs import json_object, parse_json_object
 
 bp = Blueprint("webhooks", __name__, url_prefix="/payments/pix")
-
-#: Largest webhook body accepted (a batch of API Pix items); beyond it the answer is 413.
-MAX_BODY = 1024 * 1024
 
 
 def confirm(data: dict) -> tuple[dict, int]:
@@ -26,8 +26,9 @@ def confirm(data: dict) -> tuple[dict, int]:
     :raise PaymentError: 400 malformed, 404 unknown charge, 409 refused by the rules.
     """
     notice = parse_notice(data)
-    payment = services.find_by_bank_payment_id(notice.bank_payment_id)
-    result = services.apply_notice(payment, notice.cents, notice.outcome)
+    payment = service.find_by_bank_payment_id(notice.bank_payment_id)
+    result = service.apply_notice(payment, notice.value, notice.status)
+    db.session.commit()  # the notice's unit of work: its change is published after this
     return {"message": result.message, "payment": result.payment.to_dict()}, int(result.changed)
 
 
@@ -41,19 +42,27 @@ def confirm_pix(data: dict) -> tuple[dict, int]:
     return {"results": [r.to_dict() for r in results]}, sum(r.changes for r in results)
 
 
-#: The handler of each webhook route, by path: the routes and ``deliveries replay`` share them.
+#: The handler of each webhook route, by endpoint name: the name, not the path, is what the
+#: delivery log records, so ``deliveries replay`` finds it again whatever the URL prefix.
 HANDLERS = {
-    "/payments/pix/confirmation": confirm,
-    "/payments/pix/confirmation/pix": confirm_pix,
+    "webhooks.confirmation": confirm,
+    "webhooks.confirmation_pix": confirm_pix,
 }
 
 
-def replay(delivery: WebhookDelivery) -> tuple[int, dict]:
-    """Apply a recorded delivery's body again (no signature check); return status and answer."""
+def replay(delivery: WebhookDelivery, force: bool = False) -> tuple[int, dict]:
+    """Apply a recorded delivery's body again; return status and answer.
+
+    The signature is not checked again (we recorded it), but a delivery whose
+    signature failed when it came is refused unless ``force``: it may be forged.
+    """
     handler = HANDLERS.get(delivery.route)
     try:
         if handler is None:
             raise BadRequest(f"No webhook route {delivery.route}")
+        if delivery.signature_ok is False and not force:
+            raise Unauthorized("This delivery's signature did not hold when it came; it may be "
+                               "forged and is not replayed without --force")
         if delivery.body_size > len(delivery.body):
             raise BadRequest("The recorded body was cut short; it cannot be replayed")
         answer, _ = handler(parse_json_object(delivery.body))
@@ -70,11 +79,11 @@ def receive() -> None:
     """
     if request.method != "POST":  # OPTIONS (a CORS preflight) is no delivery
         return
-    request.max_content_length = MAX_BODY
+    request.max_content_length = MAX_WEBHOOK_BODY
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        g.delivery_id = deliveries.record(request.path, b"", None, request.content_length or 0)
+        g.delivery_id = deliveries.record(request.endpoint, b"", None, request.content_length or 0)
         raise
     secret = current_app.config.get("PIX_WEBHOOK_SECRET")
     reason = None
@@ -83,7 +92,7 @@ def receive() -> None:
             verify_signature(secret, request.headers.get(HEADER), body)
         except SignatureError as exc:
             reason = exc.reason
-    g.delivery_id = deliveries.record(request.path, body, reason is None if secret else None)
+    g.delivery_id = deliveries.record(request.endpoint, body, reason is None if secret else None)
     if reason is not None:
         raise Unauthorized(f"Invalid webhook signature: {reason}")
 

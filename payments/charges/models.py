@@ -7,20 +7,17 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
-    ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
-from .money import cents_to_json
+from payments.extensions import db
+from payments.pix.money import cents_to_json
+from payments.web.paths import path_for
 
 
 def utcnow() -> datetime:
@@ -63,13 +60,25 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-#: The moves the state machine allows; every other move is refused.
+#: The status machine: the moves it allows, from each status. Every other move is refused.
+#: This is its one declaration; the services, the OpenAPI description, the page's script
+#: and the tests read it from here.
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.PENDING: frozenset(
         {PaymentStatus.PAID, PaymentStatus.REFUSED, PaymentStatus.EXPIRED}
     ),
     PaymentStatus.PAID: frozenset({PaymentStatus.REFUNDED}),
 }
+
+#: Statuses no move leaves: the charge's story is over.
+FINAL: frozenset[PaymentStatus] = frozenset(s for s in PaymentStatus if not TRANSITIONS.get(s))
+#: Statuses that can still change, so a page in one of them keeps listening.
+LIVE: frozenset[PaymentStatus] = frozenset(PaymentStatus) - FINAL
+
+
+def can_move(source: PaymentStatus, target: PaymentStatus) -> bool:
+    """Tell whether the status machine allows ``source`` -> ``target``."""
+    return target in TRANSITIONS.get(source, ())
 
 
 def new_public_id() -> str:
@@ -127,54 +136,10 @@ class Payment(db.Model):
             "bank_payment_id": self.bank_payment_id,
             "txid": self.txid,
             "qr_code": self.qr_code,
-            "qr_code_url": f"/payments/pix/qr_code/{self.qr_code}",
+            "qr_code_url": path_for("pix.qr_code", name=self.qr_code),
             "pix_code": self.pix_code,
-            "page_url": f"/payments/pix/{self.public_id}",
+            "page_url": path_for("pix.page", payment_id=self.public_id),
             "created_at": isoformat(self.created_at),
             "expiration_date": isoformat(self.expires_at),
             "paid_at": isoformat(self.paid_at),
         }
-
-
-class PixReceipt(db.Model):
-    """A Pix the bank reported for a charge (API Pix ``pix`` item), once per ``endToEndId``.
-
-    One per charge: a second Pix for a paid charge is refused, not counted twice.
-    """
-
-    __tablename__ = "pix_receipts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the bank's ``horario``
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class PixRefund(db.Model):
-    """A refund (``devolucoes`` item with status ``DEVOLVIDO``) the bank settled, once per rtrId."""
-
-    __tablename__ = "pix_refunds"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    rtr_id: Mapped[str] = mapped_column(String(35), unique=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class WebhookDelivery(db.Model):
-    """One request to a webhook route, recorded before it is acted on, then its result."""
-
-    __tablename__ = "webhook_deliveries"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    route: Mapped[str] = mapped_column(String(64))
-    body: Mapped[bytes] = mapped_column(LargeBinary)  # the raw body, cut at BODY_LIMIT
-    body_size: Mapped[int] = mapped_column(Integer)  # the whole body's length in bytes
-    signature_ok: Mapped[bool | None] = mapped_column(Boolean)  # None: no secret configured
-    status_code: Mapped[int | None] = mapped_column(Integer)  # None: still being handled
-    result: Mapped[str | None] = mapped_column(Text)
-    changes: Mapped[int | None] = mapped_column(Integer)  # payments this delivery changed

@@ -1,6 +1,10 @@
-"""Every payment rule: creation, lookup and state changes. Routes, CLI and tests call these."""
+"""Every payment rule: creation, lookup and state changes. Routes, CLI and tests call these.
 
-import re
+A state change is made in the caller's transaction and published only after
+the caller commits it (``payments.charges.changes``): a rolled-back change is
+never seen by a page.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,16 +13,14 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import realtime
-from .errors import Conflict, NotFound
-from .extensions import db
-from .models import TRANSITIONS, Payment, PaymentStatus, utcnow
-from .money import cents_to_decimal
-from .pix import build_brcode, new_txid
+from payments.charges import changes
+from payments.charges.models import Payment, PaymentStatus, can_move, utcnow
+from payments.errors import Conflict, NotFound
+from payments.extensions import db
+from payments.patterns import PUBLIC_ID, QR_CODE_NAME
+from payments.pix.brcode import build_brcode, new_txid
+from payments.pix.money import cents_to_decimal
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-QR_CODE_NAME = re.compile(rf"qr_code_payment_({UUID.pattern})")
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Most ids in one ``IN (...)``: far below every database's parameter limit.
 IN_CHUNK = 500
 # Statements built once: building one per request (coercing every operand, computing its
@@ -49,20 +51,6 @@ class NoticeResult:
     payment: Payment
     changed: bool
     message: str
-
-
-def _commit_keeping_state() -> None:
-    """Commit without expiring the loaded objects, whose state is what was just written.
-
-    The default expiry would cost one SELECT per object at its next read: on the
-    hot paths (create, webhook) that was a fifth of the server's time.
-    """
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 def create_payment(amount_cents: int) -> Payment:
@@ -151,14 +139,16 @@ def find_by_qr_code(name: str) -> Payment | None:
 
 
 def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -> bool:
-    """Move ``payment`` to ``target`` atomically; publish and return True if this call did it.
+    """Move ``payment`` to ``target`` in the caller's transaction; return True if this call did.
 
     The update is conditional on the status read, so of several concurrent
-    callers (threads or processes) exactly one wins and emits.
+    callers (threads or processes) exactly one wins. The winner's change is
+    published once the caller commits; nothing is published if it rolls back.
+    A loser's ``payment`` is re-read, so the caller sees what it is now.
     """
     now = now or utcnow()
     source = payment.status
-    if target not in TRANSITIONS.get(PaymentStatus(source), ()):
+    if not can_move(PaymentStatus(source), target):
         return False
     values: dict = {"status": target.value, "updated_at": now}
     if target is PaymentStatus.PAID:
@@ -168,18 +158,16 @@ def move(payment: Payment, target: PaymentStatus, now: datetime | None = None) -
     stmt = _MOVE_UNEXPIRED if unexpired else _MOVE
     params = {"payment_id": payment.id, "source": source, "now": now, **values}
     if db.session.execute(stmt, params).rowcount != 1:
-        db.session.commit()
         db.session.refresh(payment)  # someone else moved it: learn what it is now
         return False
     for key, value in values.items():
         set_committed_value(payment, key, value)  # what the row now holds
-    _commit_keeping_state()
-    realtime.publish(payment.to_dict())
+    changes.record(payment)
     return True
 
 
 def expire_due(now: datetime | None = None, limit: int = 1000) -> int:
-    """Expire pending charges past their expiry (at most ``limit``); return how many this did.
+    """Expire and commit pending charges past their expiry (at most ``limit``); return how many.
 
     Each one goes through ``move``: where several processes race for the same
     charge, only the one whose conditional update wins publishes its expiry.
@@ -191,12 +179,15 @@ def expire_due(now: datetime | None = None, limit: int = 1000) -> int:
         .order_by(Payment.expires_at)
         .limit(limit)
     ).all()
-    return sum(move(payment, PaymentStatus.EXPIRED, now) for payment in due)
+    expired = sum(move(payment, PaymentStatus.EXPIRED, now) for payment in due)
+    db.session.commit()
+    return expired
 
 
 def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved") -> NoticeResult:
     """Apply the bank's notice that ``payment`` was approved, refused or refunded.
 
+    The change is made in the caller's transaction, which the caller commits.
     A repeated notice changes nothing and is answered as the first one was.
 
     :raise Conflict: the value differs, the charge expired, or the move is not allowed.
@@ -213,10 +204,8 @@ def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved")
         if current is target:
             return NoticeResult(payment, False, message)
         if current is PaymentStatus.EXPIRED:
-            if payment.status == PaymentStatus.PENDING:
-                move(payment, PaymentStatus.EXPIRED, now)
-            raise Conflict("The payment has expired")
-        if target not in TRANSITIONS.get(current, ()):
+            raise Conflict("The payment has expired")  # the background task records it
+        if not can_move(current, target):
             raise Conflict(f"A payment that is {current.value} cannot become {target.value}")
         if move(payment, target, now):
             return NoticeResult(payment, True, message)

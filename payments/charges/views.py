@@ -6,13 +6,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from . import services, sse, watchers
-from .errors import BadRequest
-from .extensions import db
-from .inputs import json_object
-from .models import PaymentStatus
-from .money import InvalidAmount, format_brl, parse_amount
-from .qr import render_png
+from payments.charges import service
+from payments.charges.models import LIVE, PaymentStatus
+from payments.charges.schemas import CreatePayment
+from payments.errors import BadRequest
+from payments.extensions import db
+from payments.pix.money import format_brl
+from payments.pix.qr import render_png
+from payments.realtime import sse, watchers
+from payments.web.bodies import parse
+from payments.web.inputs import json_object
 
 bp = Blueprint("pix", __name__, url_prefix="/payments/pix")
 
@@ -22,14 +25,8 @@ BRASILIA = ZoneInfo("America/Sao_Paulo")
 @bp.post("")
 def create():
     """Create a charge from ``{"value": ...}``."""
-    data = json_object()
-    if "value" not in data:
-        raise BadRequest("Missing field: value")
-    try:
-        cents = parse_amount(data["value"], max_cents=current_app.config["PIX_MAX_CENTS"])
-    except InvalidAmount as exc:
-        raise BadRequest(str(exc)) from None
-    payment = services.create_payment(cents).to_dict()
+    body = parse(CreatePayment, json_object(), max_cents=current_app.config["PIX_MAX_CENTS"])
+    payment = service.create_payment(body.value).to_dict()
     body = {"message": "The payment has been created", "payment": payment}
     return body, 201, {"Location": payment["page_url"]}  # the page's path, built in one place
 
@@ -44,7 +41,7 @@ def _display(moment: datetime | None) -> str | None:
 @bp.get("/<payment_id>")
 def page(payment_id: str):
     """Show the customer's page for the charge's current state."""
-    payment = services.get_payment(payment_id)
+    payment = service.get_payment(payment_id)
     data = payment.to_dict()
     html = render_template(
         f"payment/{data['status']}.html",
@@ -62,6 +59,12 @@ def page(payment_id: str):
 #: Longest a long poll may hold its answer, in seconds.
 MAX_WAIT_SECONDS = 30
 STATUSES = frozenset(status.value for status in PaymentStatus)
+
+
+@bp.app_template_global()
+def status_names(live_only: bool = False) -> str:
+    """Return the statuses (or only those a page keeps listening in), for the page's script."""
+    return " ".join(status.value for status in PaymentStatus if status in LIVE or not live_only)
 
 
 def _long_poll_args() -> tuple[int, str | None]:
@@ -88,7 +91,7 @@ def status(payment_id: str):
     Without ``status`` a long poll waits for a change from the current status.
     """
     wait, known = _long_poll_args()
-    data = services.get_payment(payment_id).to_dict()
+    data = service.get_payment(payment_id).to_dict()
     known = known or data["status"]
     if wait == 0 or data["status"] != known:
         return data
@@ -97,13 +100,13 @@ def status(payment_id: str):
         changes = watch.wait(wait)
     # No news: answer with a fresh read, which also catches a change that slipped in
     # between the first read and the watch.
-    return changes[-1] if changes else services.get_payment(payment_id).to_dict()
+    return changes[-1] if changes else service.get_payment(payment_id).to_dict()
 
 
 @bp.get("/<payment_id>/events")
 def events(payment_id: str):
     """Stream the payment object as Server-Sent Events: now, then on every change."""
-    first = services.get_payment(payment_id).to_dict()
+    first = service.get_payment(payment_id).to_dict()
     stream = sse.stream(watchers.hub(), first, current_app.config["SSE_KEEPALIVE_SECONDS"])
     return Response(stream, mimetype="text/event-stream", headers=sse.HEADERS)
 
@@ -111,7 +114,7 @@ def events(payment_id: str):
 @bp.get("/qr_code/<name>")
 def qr_code(name: str):
     """Return the charge's QR code as PNG, rendered from its stored BR Code."""
-    payment = services.find_by_qr_code(name)
+    payment = service.find_by_qr_code(name)
     if payment is None:
         abort(404, "QR code not found")
     png = render_png(payment.pix_code)

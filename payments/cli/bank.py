@@ -6,25 +6,28 @@ import urllib.request
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from payments.bank.signature import HEADER, sign
 from payments.charges import service as services
-from payments.cli.output import fail
+from payments.cli.output import Group, fail
 from payments.pix.money import cents_to_decimal
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 TIMEOUT = 30
 
 
-@click.group(cls=AppGroup)
+@click.group(cls=Group)
 def bank() -> None:
     """Play the bank: post signed notices to a running server."""
 
 
 def _notice_for(payment_id: str, url: str) -> tuple[str, str]:
     """Return (bank_payment_id, value) of a charge: from this database, else from ``url``."""
-    payment = services.find_payment(payment_id)
+    try:
+        payment = services.find_payment(payment_id)
+    except SQLAlchemyError:  # no such database here, or not migrated: ask the server
+        payment = None
     if payment is not None:
         return payment.bank_payment_id, str(cents_to_decimal(payment.amount_cents))
     try:

@@ -3,16 +3,15 @@
 import json
 
 import click
-from flask.cli import AppGroup
 
 from payments.bank import deliveries as delivery_log
 from payments.bank import routes as webhooks
 from payments.bank.models import WebhookDelivery
 from payments.charges.models import isoformat
-from payments.cli.output import fail
+from payments.cli.output import Group, fail
 
 
-@click.group(cls=AppGroup)
+@click.group(cls=Group)
 def deliveries() -> None:
     """Inspect and replay the bank's webhook deliveries."""
 
@@ -39,12 +38,17 @@ def list_deliveries(limit: int) -> None:
 
 @deliveries.command("replay")
 @click.argument("delivery_id", type=int)
-def replay_delivery(delivery_id: int) -> None:
-    """Apply a recorded delivery's body again, without checking its signature."""
+@click.option("--force", is_flag=True,
+              help="Replay it even though its signature did not hold (it may be forged).")
+def replay_delivery(delivery_id: int, force: bool) -> None:
+    """Apply a recorded delivery's body again, without checking its signature again.
+
+    A delivery whose signature failed when it came is refused unless --force.
+    """
     delivery = delivery_log.get(delivery_id)
     if delivery is None:
         fail(f"No delivery #{delivery_id}")
-    status, answer = webhooks.replay(delivery)
+    status, answer = webhooks.replay(delivery, force=force)
     click.echo(f"{status} {json.dumps(answer, ensure_ascii=False)}")
     if not 200 <= status < 300:
         raise SystemExit(1)

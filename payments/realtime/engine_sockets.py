@@ -276,5 +276,14 @@ def _queue_of(server: engineio.Server) -> PingQueue:
 
 
 def install() -> None:
-    """Make every Engine.IO server of this process build its connections as ``Socket``."""
+    """Make every Engine.IO server of this process build its connections as ``Socket``.
+
+    Only the server's start (``payments.boot``, with ``LEAN_WEBSOCKETS`` on) calls
+    this: the factory, the commands and the tests run python-engineio as it ships.
+    """
     engineio.socket.Socket = Socket
+
+
+def uninstall() -> None:
+    """Give Engine.IO back its own ``Socket`` (tests that installed this one)."""
+    engineio.socket.Socket = _BaseSocket

@@ -1,5 +1,8 @@
 """The Socket.IO message queue (Redis) that several server processes share."""
 
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import redis  # app.py imports this package after eventlet's monkey patching, as Redis needs
 import socketio
 from flask import Flask
@@ -35,6 +38,34 @@ def status(app: Flask) -> str:
     try:
         client.ping()
     except Exception as exc:  # any Redis or socket error means "down"
-        app.logger.warning("health check: message queue unavailable: %s", exc)
+        app.extensions["message_queue_error"] = _gist(exc)
+        app.logger.warning("message queue unavailable at %s: %s", safe_url(url), _gist(exc))
         return "unavailable"
+    app.extensions["message_queue_error"] = None
     return "ok"
+
+
+def last_error(app: Flask) -> str | None:
+    """Return why the last ``status`` found the queue unavailable, or None."""
+    return app.extensions.get("message_queue_error")
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _gist(exc: Exception) -> str:
+    """Return a Redis error in a few words: ``connection refused``."""
+    cause: BaseException | None = exc
+    while cause is not None:  # the socket's own error, whatever the async mode calls it
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    gist = text.rsplit(". ", 1)[-1]
+    return gist[:1].lower() + gist[1:]

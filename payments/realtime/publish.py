@@ -2,8 +2,8 @@
 
 from flask import current_app
 
-from . import watchers
-from .extensions import socketio
+from payments.extensions import socketio
+from payments.realtime import watchers
 
 EVENT = "payment_status"
 

@@ -2,9 +2,9 @@
 
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from . import services
-from .extensions import socketio
-from .realtime import EVENT, room_for
+from payments.charges import service as services
+from payments.extensions import socketio
+from payments.realtime.publish import EVENT, room_for
 
 
 @socketio.on("connect")

@@ -3,8 +3,8 @@
 import json
 from collections.abc import Iterator
 
-from .realtime import EVENT
-from .watchers import Hub
+from payments.realtime.publish import EVENT
+from payments.realtime.watchers import Hub
 
 #: Headers of every event stream: never cached, never buffered by a proxy (nginx).
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

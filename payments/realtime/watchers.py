@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import current_app
+from flask import Flask, current_app
 
 EXTENSION = "payment_watchers"
 
@@ -84,6 +84,11 @@ class Hub:
         """Return the number of live watches."""
         with self._lock:
             return sum(len(watches) for watches in self._watches.values())
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its hub of waiting requests."""
+    app.extensions[EXTENSION] = Hub()
 
 
 def hub() -> Hub:

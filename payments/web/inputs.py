@@ -6,7 +6,7 @@ from decimal import Decimal
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from .errors import BadRequest
+from payments.errors import BadRequest
 
 
 def _reject_constant(name: str):

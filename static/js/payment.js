@@ -2,7 +2,8 @@
  * Pix payment page: live status, countdown and "copy code" button.
  *
  * Reads #payment: data-payment-id, data-status, data-expires-at,
- * data-status-url, data-events-url. Live updates use one mechanism at a
+ * data-status-url, data-events-url, data-statuses and data-live-statuses
+ * (the server's status machine). Live updates use one mechanism at a
  * time, in this order: Socket.IO (if window.io), Server-Sent Events, long
  * polling. The page reloads only when the server reports a status other
  * than the one it was rendered with. Each channel announces itself in
@@ -23,9 +24,9 @@
   const eventsUrl = root.dataset.eventsUrl || '';
   const expiresAt = Date.parse(root.dataset.expiresAt || '');
 
-  const STATUSES = ['pending', 'paid', 'expired', 'refused', 'refunded'];
-  // States that can still change: pending -> paid/expired/refused, paid -> refunded.
-  const LIVE_STATUSES = ['pending', 'paid'];
+  // The server's status machine: every status, and those that can still change.
+  const STATUSES = (root.dataset.statuses || '').split(' ').filter(Boolean);
+  const LIVE_STATUSES = (root.dataset.liveStatuses || '').split(' ').filter(Boolean);
   const SOCKET_CONNECT_TIMEOUT_MS = 5000;
   const SOCKET_MAX_ERRORS = 3;
   const SSE_FIRST_EVENT_TIMEOUT_MS = 10000;

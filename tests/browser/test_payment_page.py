@@ -118,7 +118,8 @@ def test_copy_button_puts_the_pix_code_on_the_clipboard(tab, create):
 
 def test_page_catches_up_after_a_network_drop(tab, server, create):
     """The server goes away, the charge is confirmed meanwhile, the page reconnects and knows."""
-    from payments import create_app, services
+    from payments import create_app
+    from payments.charges import service as services
 
     payment = create()
     tab.open(payment)
@@ -130,6 +131,7 @@ def test_page_catches_up_after_a_network_drop(tab, server, create):
     with bank.app_context():
         charge = services.get_payment(payment["id"])
         services.apply_notice(charge, charge.amount_cents)
+        services.db.session.commit()
         services.db.engine.dispose()
     # Every request to the server fails while it is down (reconnection attempts, and the
     # favicon if the browser had not fetched it yet); the browser reports each.

@@ -1,0 +1,1 @@
+"""The API's description: ``/openapi.json`` generated from the body schemas, and ``/docs``."""
