@@ -33,7 +33,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     from payments.charges import views as charges
     from payments.cli import register as register_commands
     from payments.extensions import db, socketio
-    from payments.realtime import message_queue, sockets, watchers  # sockets: its handlers
+    from payments.realtime import message_queue, publish, sockets, watchers  # sockets: handlers
     from payments.web import security, sessions
 
     db.init_app(app)
@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     )
     del sockets  # imported for its Socket.IO handlers
     watchers.init_app(app)
+    publish.init_app()
 
     app.register_blueprint(charges.bp)
     app.register_blueprint(bank.bp)

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 
 from payments.bank.models import PixReceipt, PixRefund
-from payments.charges import changes
 from payments.charges.models import Payment, utcnow
 from payments.extensions import db
+from payments.realtime import publish as realtime
 
 ROUTE = "/payments/pix/confirmation/pix"
 
@@ -323,7 +323,7 @@ def test_the_event_leaves_after_the_receipt_and_the_change_are_committed(
             stored = other.execute(db.select(Payment.status)).scalar_one()
         seen.append((payment_object["status"], stored, receipts))
 
-    monkeypatch.setattr(changes, "publish", publish)
+    monkeypatch.setattr(realtime, "publish", publish)
     post_pix(for_charge(PIX_WEBHOOK_2, payment))
 
     assert seen == [("paid", "paid", [PIX_WEBHOOK_2["endToEndId"]])]
@@ -343,7 +343,7 @@ def test_a_receipt_that_cannot_be_stored_takes_its_change_with_it(
                                   amount_cents=11000, paid_at=utcnow()))
         db.session.commit()
     sent = []
-    monkeypatch.setattr(changes, "publish", sent.append)
+    monkeypatch.setattr(realtime, "publish", sent.append)
 
     [result] = post_pix(for_charge(PIX_WEBHOOK_2, payment)).get_json()["results"]
 

@@ -6,16 +6,16 @@ from itertools import product
 import pytest
 from sqlalchemy import text
 
-from payments.charges import changes
 from payments.charges import service as services
 from payments.charges.models import FINAL, LIVE, TRANSITIONS, Payment, PaymentStatus, can_move
 from payments.extensions import db
+from payments.realtime import publish as realtime
 
 
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(changes, "publish", sent.append)
+    monkeypatch.setattr(realtime, "publish", sent.append)
     return sent
 
 

@@ -1,30 +1,41 @@
-"""Side effects after commit: a payment's change reaches its pages only once it is committed.
+"""Side effects after commit: a payment's change reaches the world only once it is committed.
 
-``record`` notes a change in the current session; when that session commits,
-every noted change is published (``payments.realtime.publish``), in order; when
-it rolls back, they are forgotten. This is the one mechanism by which a state
-change has effects outside the database.
+``record`` notes a change in the current session. When that session commits,
+every noted change goes, in order, to each listener ``on_commit`` registered
+(the real-time publisher, in ``create_app``); when it rolls back, they are
+forgotten. This is the one mechanism by which a state change has effects
+outside the database, and it points inward: charges know no listener.
 """
+
+from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from payments.extensions import db
-from payments.realtime.publish import publish
 
 #: Key, in a session's ``info``, of the payment objects its transaction changed.
 _PENDING = "payments.changed"
+#: Who hears of each committed change, in the order they were registered.
+_LISTENERS: list[Callable[[dict], None]] = []
+
+
+def on_commit(listener: Callable[[dict], None]) -> None:
+    """Call ``listener(payment_object)`` for every change, after its commit (once per listener)."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def record(payment) -> None:
-    """Note that the current transaction changed ``payment``: publish it after the commit."""
+    """Note that the current transaction changed ``payment``: its listeners hear after commit."""
     db.session.info.setdefault(_PENDING, []).append(payment.to_dict())
 
 
 @event.listens_for(db.session, "after_commit")
-def _publish(session: Session) -> None:
+def _after_commit(session: Session) -> None:
     for payment_object in session.info.pop(_PENDING, ()):
-        publish(payment_object)
+        for listener in _LISTENERS:
+            listener(payment_object)
 
 
 @event.listens_for(db.session, "after_rollback")

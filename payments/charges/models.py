@@ -16,8 +16,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.extensions import db
+from payments.paths import path_for
 from payments.pix.money import cents_to_json
-from payments.web.paths import path_for
 
 
 def utcnow() -> datetime:

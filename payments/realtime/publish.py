@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from payments.charges import changes
 from payments.extensions import socketio
 from payments.realtime import watchers
 
@@ -11,6 +12,15 @@ EVENT = "payment_status"
 def room_for(public_id: str) -> str:
     """Return the Socket.IO room of a payment's pages."""
     return f"payment:{public_id}"
+
+
+def init_app() -> None:
+    """Publish every committed change of a payment to its pages."""
+    changes.on_commit(_committed)
+
+
+def _committed(payment_object: dict) -> None:
+    publish(payment_object)  # looked up at each call: tests replace it
 
 
 def publish(payment_object: dict) -> None:
