@@ -32,7 +32,7 @@ import sys  # noqa: E402
 # so one slow query would stall every request; the pure-Python select() one is greened.
 os.environ["PSYCOPG_WAIT_FUNC"] = "wait_select"  # read when psycopg is first imported
 
-from payments.boot import StartError, serve_app  # noqa: E402
+from payments.boot import StartError, refuse, serve_app  # noqa: E402
 from payments.extensions import socketio  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     try:
         app = serve_app({"ASYNC_MODE": ASYNC_MODE})
     except StartError as exc:
-        sys.exit(f"error: {exc}")
+        refuse(exc)
     # What exists now (modules, the app, its routes) lives as long as the process: take it out of
     # the collector's sight, or every full collection walks it again (about 50 ms here, a pause
     # every request in flight would wait out).

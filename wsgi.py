@@ -6,12 +6,9 @@ the worker exits with status 3, which gunicorn takes as "the worker cannot
 boot": it stops instead of starting the worker again and again.
 """
 
-import sys
-
-from payments.boot import StartError, serve_app
+from payments.boot import StartError, refuse, serve_app
 
 try:
     app = serve_app()
 except StartError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(3)  # gunicorn's WORKER_BOOT_ERROR
+    refuse(exc, status=3)  # gunicorn's WORKER_BOOT_ERROR

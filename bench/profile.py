@@ -3,6 +3,7 @@
     python -m bench.profile                          # 5,000 creates from 20 clients
     python -m bench.profile --route floor            # the framework's floor, see below
     python -m bench.profile --runs 5 --pyspy create.txt
+    python -m bench.profile --route create-idempotent   # with an API key and an Idempotency-Key
 
 Each run starts a fresh ``python app.py`` (eventlet) pinned to CPU 0, as
 ``bench.run`` does, with this process (the load) on CPU 1; it prints the rate,
@@ -32,14 +33,27 @@ from pathlib import Path
 from .run import can_pin, percentiles, server, session
 
 FLOOR_PATH = "/_floor"
-ROUTES = {"create": "/payments/pix", "floor": FLOOR_PATH}
+ROUTES = {"create": "/payments/pix", "create-key": "/payments/pix",
+          "create-idempotent": "/payments/pix", "floor": FLOOR_PATH}
+#: The merchant's key of the keyed routes (a benchmark's, never a real one).
+BENCH_KEY = "sk_bench_" + "0" * 32
+
+
+def route_headers(route: str, number: int) -> dict:
+    """Return the headers request ``number`` of ``route`` carries: a key, an idempotency key."""
+    headers = {}
+    if route in ("create-key", "create-idempotent"):
+        headers["Authorization"] = f"Bearer {BENCH_KEY}"
+    if route == "create-idempotent":
+        headers["Idempotency-Key"] = f"bench-{os.getpid()}-{number}"  # every request a new one
+    return headers
 
 
 def serve_floor() -> None:
     """Run ``app.py``'s server with the floor route added (the server process of ``floor``)."""
     sys.argv = ["app.py"]
     import app as server_module  # patches the standard library first, as app.py does
-    from payments import create_app
+    from payments import boot, create_app
 
     def create_app_with_floor(*args, **kwargs):
         from flask import request
@@ -53,7 +67,7 @@ def serve_floor() -> None:
 
         return flask_app
 
-    server_module.create_app = create_app_with_floor
+    boot.create_app = create_app_with_floor  # what the server's start builds its app with
     server_module.main()
 
 
@@ -69,14 +83,17 @@ def runqueue_seconds(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
-async def load(base: str, path: str, clients: int, total: int, pid: int) -> dict:
-    """POST ``{"value": "150.50"}`` to ``path`` ``total`` times from ``clients`` clients."""
+async def load(base: str, route: str, clients: int, total: int, pid: int) -> dict:
+    """POST ``{"value": "150.50"}`` to ``route`` ``total`` times from ``clients`` clients."""
+    path = ROUTES[route]
     url = base + path
     body = {"value": "150.50"}
+    numbers = iter(range(10**9))
     async with session(clients) as http:
 
         async def post() -> None:
-            async with http.post(url, json=body) as resp:
+            headers = route_headers(route, next(numbers))
+            async with http.post(url, json=body, headers=headers) as resp:
                 await resp.read()
                 if resp.status != 201:
                     raise RuntimeError(f"{path} answered {resp.status}")
@@ -110,7 +127,8 @@ async def load(base: str, path: str, clients: int, total: int, pid: int) -> dict
 def one_run(route: str, clients: int, total: int, workdir: Path, pyspy: Path | None) -> dict:
     """Start a server, load it, optionally record it with py-spy; return the figures."""
     argv = [sys.executable, "-m", "bench.profile", "--serve-floor"] if route == "floor" else None
-    with server(workdir, "eventlet", argv=argv) as live:
+    env = {"MERCHANT_API_KEYS": BENCH_KEY} if route in ("create-key", "create-idempotent") else {}
+    with server(workdir, "eventlet", argv=argv, env=env) as live:
         pid = live.process.pid
         recorder = None
         if pyspy is not None:
@@ -120,7 +138,7 @@ def one_run(route: str, clients: int, total: int, workdir: Path, pyspy: Path | N
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)  # py-spy attaches
         try:
-            return asyncio.run(load(live.url, ROUTES[route], clients, total, pid))
+            return asyncio.run(load(live.url, route, clients, total, pid))
         finally:
             if recorder is not None:
                 recorder.send_signal(2)  # SIGINT: py-spy writes its file and exits

@@ -33,6 +33,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     from payments.charges import views as charges
     from payments.cli import register as register_commands
     from payments.extensions import db, socketio
+    from payments.merchant import routes as merchant
     from payments.realtime import message_queue, publish, sockets, watchers  # sockets: handlers
     from payments.web import security, sessions
 
@@ -51,6 +52,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     publish.init_app()
 
     app.register_blueprint(charges.bp)
+    app.register_blueprint(merchant.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(site.bp)
     app.register_blueprint(apidoc.bp)

@@ -1,6 +1,7 @@
 """The per-process background task: push expiries, wake watchers of changes made elsewhere,
 and checkpoint SQLite's write-ahead log off the request path."""
 
+import time
 from collections.abc import Callable
 
 from flask import Flask, current_app
@@ -8,10 +9,13 @@ from flask import Flask, current_app
 from payments import database
 from payments.charges import service as services
 from payments.extensions import db, socketio
+from payments.merchant import idempotency
 from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
 TICK_SECONDS = 0.5
+#: Seconds between purges of what is kept for a while only (idempotent answers, 24 hours).
+PURGE_SECONDS = 60
 
 
 def start(app: Flask) -> None:
@@ -20,7 +24,7 @@ def start(app: Flask) -> None:
 
 
 def tick() -> None:
-    """Expire due charges, offer the watched payments' states to their watchers, checkpoint.
+    """Expire due charges, offer the watched payments' states to their watchers, purge, checkpoint.
 
     The second step is what lets a change committed by another process (a
     webhook behind the same load balancer) reach the SSE streams and long polls
@@ -32,8 +36,12 @@ def tick() -> None:
     # Only what changed is loaded: with hundreds of streams open, re-reading every watched
     # payment held the server ~12 ms per tick.
     for payment in services.find_changed(hub.known()):
-        hub.notify(payment.to_dict())
+        hub.notify(payment.to_dict(merchant=False))
     db.session.close()  # give the connection back before checkpointing: hold no read open
+    state = current_app.extensions.setdefault("background", {"purged": float("-inf")})
+    if time.monotonic() - state["purged"] >= PURGE_SECONDS:
+        idempotency.purge()
+        state["purged"] = time.monotonic()
     path = database.sqlite_file(db.engine)
     if path is not None:
         in_native_thread(database.checkpoint, path)

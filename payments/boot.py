@@ -3,9 +3,12 @@
 This is the only code that acts on the world at start. ``create_app`` only
 configures; ``app.py`` (eventlet's server) and ``wsgi.py`` (gunicorn) call
 ``serve_app`` after their monkey patching. Every problem found here is a
-``StartError`` whose text is one line naming what failed and where, which they
-print as ``error: ...`` before exiting non-zero.
+``StartError`` whose text is one line per problem naming what failed and where,
+which ``refuse`` prints as ``error: ...`` lines before exiting non-zero.
 """
+
+import sys
+from typing import NoReturn
 
 from flask import Flask
 from sqlalchemy import text
@@ -18,7 +21,14 @@ from payments.settings import ConfigError
 
 
 class StartError(RuntimeError):
-    """The server cannot start; the text says what and where, in one line."""
+    """The server cannot start; the text says what and where, one line per problem."""
+
+
+def refuse(exc: StartError, status: int = 1) -> NoReturn:
+    """Print each problem of ``exc`` as ``error: <problem>`` to stderr; exit with ``status``."""
+    for line in str(exc).splitlines():
+        print(f"error: {line}", file=sys.stderr)
+    sys.exit(status)
 
 
 def serve_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:

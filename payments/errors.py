@@ -26,6 +26,8 @@ class PaymentError(Exception):
     """A request the rules refuse; ``status_code`` says how."""
 
     status_code = 400
+    #: Headers the answer carries (``WWW-Authenticate``, ``Retry-After``).
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,6 +42,18 @@ class Unauthorized(PaymentError):
     """The request could not be authenticated (a webhook's signature does not hold)."""
 
     status_code = 401
+
+
+class NeedsApiKey(Unauthorized):
+    """A merchant route called without a valid API key."""
+
+    headers = {"WWW-Authenticate": 'Bearer realm="payments"'}
+
+
+class UnprocessableEntity(PaymentError):
+    """A request that reuses an idempotency key with another body."""
+
+    status_code = 422
 
 
 class NotFound(PaymentError):
@@ -83,7 +97,7 @@ def register(app: Flask) -> None:
         if wants_html():
             title, description = _PAGE_TEXT.get(exc.status_code, (exc.message, ""))
             return _page(exc.status_code, title, description)
-        return {"message": exc.message}, exc.status_code
+        return {"message": exc.message}, exc.status_code, exc.headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

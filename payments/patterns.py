@@ -13,6 +13,11 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 TXID = re.compile(r"[A-Za-z0-9]{1,35}", re.ASCII)
 END_TO_END_ID = re.compile(r"[A-Za-z0-9]{1,35}", re.ASCII)
 
+#: The merchant's order reference on a charge.
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
+#: An ``Idempotency-Key``: 1 to 255 printable ASCII characters.
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}", re.ASCII)
+
 #: Largest body of a merchant request (a charge): beyond it the answer is 413.
 MAX_BODY = 64 * 1024
 #: Largest body of a bank notice (a batch of API Pix items); beyond it the answer is 413.

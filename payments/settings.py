@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from limits import parse_many
 
+from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
 from payments.pix.money import InvalidAmount, reais_to_cents
@@ -31,12 +32,21 @@ ENV_SETTINGS = (
     "TRUSTED_PROXIES",
     "SSE_KEEPALIVE_SECONDS",
     "LEAN_WEBSOCKETS",
+    "PAYMENTS_ENV",
+    "MERCHANT_API_KEYS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
 EMPTY_MEANS_OFF = ("RATE_LIMIT_CREATE",)
 
+#: The environments: ``sandbox`` keeps a first run free of set-up; ``production`` fails closed.
+ENVIRONMENTS = ("sandbox", "production")
+
 DEFAULTS = {
+    "PAYMENTS_ENV": "sandbox",
+    # Comma-separated secret keys of the merchant's API (several, to rotate one); unset
+    # (sandbox only): the merchant routes are open.
+    "MERCHANT_API_KEYS": None,
     "PIX_KEY": DEMO_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
     "PIX_MERCHANT_CITY": "Sao Paulo",
@@ -46,8 +56,9 @@ DEFAULTS = {
     "SOCKETIO_MESSAGE_QUEUE": None,
     # Comma-separated origins allowed to open Socket.IO sessions; unset: same origin only.
     "SOCKETIO_CORS_ALLOWED_ORIGINS": None,
-    # Charges one client address may create; empty turns the limit off (e.g. for benchmarks).
-    "RATE_LIMIT_CREATE": "60/minute",
+    # Charges one API key (one client address while no keys are set) may create; empty turns
+    # the limit off (e.g. for benchmarks). Far above a busy shop: 50 sales a second.
+    "RATE_LIMIT_CREATE": "3000/minute",
     # Where rate-limit counters live; unset: Redis of SOCKETIO_MESSAGE_QUEUE, else memory.
     "RATE_LIMIT_STORAGE_URI": None,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe (nginx: 1).
@@ -85,6 +96,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _pix(app)
     _limits(app)
     _realtime(app)
+    _environment(app)
 
 
 #: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
@@ -107,7 +119,9 @@ def _database(app: Flask) -> None:
 def _secret_key(app: Flask) -> None:
     """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``."""
     if app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY_GENERATED"] = False
         return
+    app.config["SECRET_KEY_GENERATED"] = True
     path = Path(app.instance_path) / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -196,3 +210,33 @@ def _realtime(app: Flask) -> None:
             raise ConfigError(f"LEAN_WEBSOCKETS must be 1 or 0, not {lean!r}")
         lean = lean.strip().lower() in ("1", "true")
     app.config["LEAN_WEBSOCKETS"] = bool(lean)
+
+
+def _environment(app: Flask) -> None:
+    """Check ``PAYMENTS_ENV`` and the API keys; in production, everything that must be set.
+
+    :raise ConfigError: one line per problem, all of them at once.
+    """
+    cfg = app.config
+    env = str(cfg.get("PAYMENTS_ENV") or "sandbox").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PAYMENTS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    cfg["PAYMENTS_ENV"] = env
+    try:
+        cfg["MERCHANT_API_KEYS"] = parse_keys(cfg.get("MERCHANT_API_KEYS"))
+    except ValueError as exc:
+        raise ConfigError(f"MERCHANT_API_KEYS: {exc}") from None
+    if env != "production":
+        return
+    problems = []
+    if not cfg.get("PIX_WEBHOOK_SECRET"):
+        problems.append("production needs PIX_WEBHOOK_SECRET, the bank webhook's shared secret")
+    if not cfg["MERCHANT_API_KEYS"]:
+        problems.append("production needs MERCHANT_API_KEYS, the merchant API's secret keys")
+    if cfg["SECRET_KEY_GENERATED"]:
+        problems.append("production needs SECRET_KEY given, not generated into instance/")
+    if cfg["PIX_KEY"] == DEMO_PIX_KEY:
+        problems.append(f"production needs PIX_KEY, the shop's own Pix key, not the demo key "
+                        f"{DEMO_PIX_KEY}")
+    if problems:
+        raise ConfigError("\n".join(problems))

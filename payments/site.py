@@ -18,6 +18,9 @@ SOCKETIO_CLIENT_FILE = "socket.io.min.js"
 def init_app(app: Flask) -> None:
     """Give every page the receiver's name and the Socket.IO client's URL."""
 
+    # Every page (and every macro) says when this is a test environment.
+    app.jinja_env.globals["sandbox"] = app.config["PAYMENTS_ENV"] == "sandbox"
+
     @app.context_processor
     def page_globals() -> dict:
         client = socketio_client_installed()
@@ -53,5 +56,5 @@ def health():
     queue = message_queue.status(current_app)
     healthy = database == "ok" and queue != "unavailable"
     body = {"status": "ok" if healthy else "unavailable", "database": database,
-            "message_queue": queue}
+            "message_queue": queue, "environment": current_app.config["PAYMENTS_ENV"]}
     return body, 200 if body["status"] == "ok" else 503

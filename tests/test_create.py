@@ -192,8 +192,8 @@ def test_body_over_64_kib_is_413(client, app):
 
 
 def test_wrong_method_is_405_json(client):
-    response = client.get("/payments/pix")
+    response = client.delete("/payments/pix")
 
     assert response.status_code == 405
     assert response.is_json
-    assert "POST" in response.headers["Allow"]
+    assert {"GET", "POST"} <= set(response.headers["Allow"].split(", "))

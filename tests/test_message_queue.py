@@ -31,7 +31,8 @@ def test_health_says_ok_when_redis_answers(app_with_queue, redis_url):  # noqa: 
     response = app_with_queue(redis_url).test_client().get("/health")
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "ok",
+                                   "environment": "sandbox"}
 
 
 def test_health_says_unavailable_when_redis_does_not_answer(app_with_queue):
@@ -39,7 +40,7 @@ def test_health_says_unavailable_when_redis_does_not_answer(app_with_queue):
 
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "ok",
-                                   "message_queue": "unavailable"}
+                                   "message_queue": "unavailable", "environment": "sandbox"}
 
 
 def test_a_failing_bus_does_not_fail_the_webhook(client, create, notify, monkeypatch):

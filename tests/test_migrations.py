@@ -10,13 +10,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from payments import create_app
 from payments.boot import prepare_database
 from payments.extensions import db
 from payments.schema import BASELINE, MIGRATIONS, head_revision, migrations
 from tests.backends import postgres_url  # noqa: F401  (fixture)
+from tests.views import public
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -84,7 +85,7 @@ def test_a_database_made_before_migrations_is_adopted(migrated_app, tmp_path):
     with app.app_context():
         assert "alembic_version" in inspect(db.engine).get_table_names()
     with app.test_client() as client:
-        assert client.get(f"/payments/pix/{created['id']}/status").get_json() == created
+        assert client.get(f"/payments/pix/{created['id']}/status").get_json() == public(created)
 
 
 def test_a_database_at_0002_gets_the_expiry_index_and_keeps_its_charges(empty_database,
@@ -93,15 +94,22 @@ def test_a_database_at_0002_gets_the_expiry_index_and_keeps_its_charges(empty_da
     with app.app_context():
         migrations(app).downgrade(MIGRATIONS, "0002_webhook")  # the schema as 0002 left it
         before = {index["name"] for index in inspect(db.engine).get_indexes("payments")}
-    with app.test_client() as client:
-        created = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+        with db.engine.begin() as conn:  # a charge as the code of 0002's time stored it
+            conn.execute(text(
+                "INSERT INTO payments (public_id, bank_payment_id, txid, amount_cents, status, "
+                "pix_code, created_at, expires_at, updated_at) VALUES ('old-charge-0000000001', "
+                "'5e53bbf4-cdf1-4a2f-b137-551c4b462ef1', 'OLDTXID000000000000000001', 1000, "
+                "'paid', '0002...', '2026-11-23 10:00:00', '2026-11-23 10:30:00', "
+                "'2026-11-23 10:05:00')"))
 
     again = migrated_app(empty_database)
 
     assert "ix_payments_status" in before and "ix_payments_status_expires_at" not in before
     assert schema_differences(again) == []
     with again.test_client() as client:
-        assert client.get(f"/payments/pix/{created['id']}/status").get_json() == created
+        kept = client.get("/payments/pix/old-charge-0000000001/status").get_json()
+    assert kept["status"] == "paid" and kept["value"] == 10
+    assert kept["description"] is None and kept["return_url"] is None
 
 
 def test_the_expiry_query_reads_its_index_in_order(tmp_path, migrated_app):
@@ -114,6 +122,18 @@ def test_the_expiry_query_reads_its_index_in_order(tmp_path, migrated_app):
     details = " / ".join(row[-1] for row in plan)
     assert "ix_payments_status_expires_at" in details
     assert "TEMP B-TREE" not in details  # no sort of every pending charge
+
+
+def test_the_listing_reads_its_index_in_order(tmp_path, migrated_app):
+    app = migrated_app(f"sqlite:///{tmp_path / 'list.sqlite'}")
+    with app.app_context(), db.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM payments WHERE (created_at, public_id) < "
+            "('2026-11-23 12:00:00', 'x') ORDER BY created_at DESC, public_id DESC LIMIT 21").all()
+
+    details = " / ".join(row[-1] for row in plan)
+    assert "ix_payments_created_at_public_id" in details
+    assert "TEMP B-TREE" not in details  # no sort of every charge: a keyset seek
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,8 +217,8 @@ def test_a_downgrade_stays_down_until_an_upgrade(tmp_path):
 ])
 def test_the_head_is_none_unless_one_is_certain(monkeypatch, tmp_path, files, head):
     (tmp_path / "versions").mkdir()
-    for name, text in files.items():
-        (tmp_path / "versions" / name).write_text(text)
+    for name, source in files.items():
+        (tmp_path / "versions" / name).write_text(source)
     monkeypatch.setattr("payments.schema.MIGRATIONS", str(tmp_path))
 
     assert head_revision() == head

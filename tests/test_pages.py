@@ -6,6 +6,7 @@ import pytest
 
 from payments.charges.models import Payment, utcnow
 from payments.extensions import db
+from tests.views import public
 
 
 def test_pending_page_shows_amount_qr_code_and_countdown(create, client):
@@ -18,7 +19,8 @@ def test_pending_page_shows_amount_qr_code_and_countdown(create, client):
     html = response.get_data(as_text=True)
     assert '<html lang="pt-BR"' in html
     assert "R$ 1.500,50" in html
-    assert payment["qr_code_url"] in html
+    assert f"/payments/pix/{payment['id']}/qr.png" in html  # the public QR route
+    assert payment["bank_payment_id"] not in html  # nor anything else only the merchant sees
     assert payment["pix_code"] in html
     assert "Copiar" in html
     assert payment["expiration_date"] in html  # the countdown's target
@@ -85,13 +87,14 @@ def test_unknown_status_is_404_json(client):
     assert response.get_json() == {"message": "Payment not found"}
 
 
-def test_status_route_returns_the_payment_object(create, client):
+def test_status_route_returns_the_public_view(create, client):
     payment = create()
 
     response = client.get(f"/payments/pix/{payment['id']}/status")
 
     assert response.status_code == 200
-    assert response.get_json() == payment
+    assert response.get_json() == public(payment)
+    assert "bank_payment_id" not in response.get_data(as_text=True)
 
 
 def test_page_is_never_cached(create, client):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.views import public
+
 EVENT = "payment_status"
 
 
@@ -15,7 +17,7 @@ def test_connect_sends_the_current_state_at_once(create, socket_client_for):
     sio = socket_client_for(payment["id"])
 
     assert sio.is_connected()
-    assert events(sio) == [payment]
+    assert events(sio) == [public(payment)]
 
 
 def test_page_that_connects_after_confirmation_learns_it(create, notify, socket_client_for):

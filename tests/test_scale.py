@@ -43,7 +43,8 @@ def test_webhook_on_one_process_reaches_a_page_on_the_other(pair):
 def test_both_processes_report_the_queue_healthy(pair):
     for server in pair:
         assert call(server.url + "/health") == (
-            200, {"status": "ok", "database": "ok", "message_queue": "ok"})
+            200, {"status": "ok", "database": "ok", "message_queue": "ok",
+                  "environment": "sandbox"})
 
 
 def test_duplicate_notices_to_two_processes_at_once_change_once(pair):
@@ -104,5 +105,6 @@ def test_a_slow_query_does_not_stall_other_requests(tmp_path, postgres_url):  # 
         blocked.join(timeout=30)
 
     assert still_blocked, "the create request was not held by the lock"
-    assert health == (200, {"status": "ok", "database": "ok", "message_queue": "disabled"})
+    assert health == (200, {"status": "ok", "database": "ok", "message_queue": "disabled",
+                            "environment": "sandbox"})
     assert created and created[0]["status"] == "pending"

@@ -95,7 +95,8 @@ def test_charge_creation_is_limited_per_client_address(tmp_path, dispose):
     refused = client.post("/payments/pix", json={"value": 10})
     assert refused.status_code == 429
     assert refused.get_json() == {
-        "message": "Too many payments created from this address; retry later"}
+        "message": "Too many payments created with this API key or from this address; "
+                   "retry later"}
     assert 1 <= int(refused.headers["Retry-After"]) <= 61
     # Another address still may; reading is never limited.
     other = client.post("/payments/pix", json={"value": 10},

@@ -75,4 +75,39 @@ def test_health_reports_the_database(client):
     response = client.get("/health")
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "disabled"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "disabled",
+                                   "environment": "sandbox"}
+
+
+def test_the_sandbox_says_so_on_every_page_and_in_health(client, create):
+    payment = create()
+    health = client.get("/health").get_json()
+
+    assert health["environment"] == "sandbox"
+    for path in (f"/payments/pix/{payment['id']}", "/payments/pix/unknown-id-0000000000"):
+        assert "Ambiente de teste" in client.get(path).get_data(as_text=True), path
+
+
+def test_production_shows_no_test_notice(tmp_path):
+    app = make(tmp_path, PAYMENTS_ENV="production", PIX_WEBHOOK_SECRET="s", SECRET_KEY="k",
+               MERCHANT_API_KEYS="sk_live_" + "k" * 30, PIX_KEY="loja@example.com")
+    html = app.test_client().get("/payments/pix/unknown-id-0000000000").get_data(as_text=True)
+
+    assert "Ambiente de teste" not in html
+
+
+@pytest.mark.parametrize("value", ["staging", "prod", "1"])
+def test_an_unknown_environment_stops_the_start(tmp_path, value):
+    with pytest.raises(ConfigError, match="PAYMENTS_ENV must be one of sandbox, production"):
+        make(tmp_path, PAYMENTS_ENV=value)
+
+
+def test_one_key_creates_at_least_1000_charges_a_minute_by_default(tmp_path):
+    key = "sk_test_" + "r" * 30
+    app = make(tmp_path, MERCHANT_API_KEYS=key)
+    client = app.test_client()
+    codes = [client.post("/payments/pix", json={"value": 1},
+                         headers={"Authorization": f"Bearer {key}"}).status_code
+             for _ in range(1001)]
+
+    assert codes.count(201) == 1001

@@ -77,3 +77,28 @@ def test_gunicorn_says_it_in_one_line_too(tmp_path):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "error: PIX_KEY 'not a key' is not a valid Pix key" in done.stderr
+
+
+def test_production_refuses_to_start_with_one_line_per_problem(tmp_path):
+    done = start(tmp_path, "eventlet", PAYMENTS_ENV="production")
+
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 4, done.stderr
+    for name in ("PIX_WEBHOOK_SECRET", "MERCHANT_API_KEYS", "SECRET_KEY", "PIX_KEY"):
+        assert sum(name in line for line in errors) == 1, (name, errors)
+
+
+def test_production_starts_when_everything_is_set(tmp_path):
+    from tests.live import LiveServer, call
+
+    env = {"PAYMENTS_ENV": "production", "PIX_WEBHOOK_SECRET": "bank-secret",
+           "MERCHANT_API_KEYS": "sk_live_" + "k" * 30, "SECRET_KEY": "s" * 64,
+           "PIX_KEY": "loja@example.com"}
+    with LiveServer(tmp_path, env=env) as server:
+        status, health = call(server.url + "/health")
+        created, _ = call(server.url + "/payments/pix", "POST", {"value": 10})
+
+    assert status == 200 and health["environment"] == "production"
+    assert created == 401  # no key: production fails closed
+    assert "PIX_WEBHOOK_SECRET is not set" not in server.log()

@@ -63,7 +63,8 @@ def test_a_rolled_back_move_publishes_nothing_and_changes_nothing(app, published
 
 
 def test_final_and_live_statuses_come_from_the_transitions():
-    assert FINAL == {PaymentStatus.EXPIRED, PaymentStatus.REFUSED, PaymentStatus.REFUNDED}
+    assert FINAL == {PaymentStatus.EXPIRED, PaymentStatus.REFUSED, PaymentStatus.REFUNDED,
+                     PaymentStatus.CANCELED}
     assert LIVE == {PaymentStatus.PENDING, PaymentStatus.PAID}
     for status in FINAL:
         assert not any(can_move(status, target) for target in PaymentStatus)

@@ -13,8 +13,17 @@ from pydantic import BaseModel, Field
 from payments.bank.notices import Notice, PixNotice
 from payments.bank.signature import HEADER, TOLERANCE
 from payments.charges.models import PaymentStatus
-from payments.charges.schemas import CreatePayment, Error, Payment, PaymentMessage
+from payments.charges.schemas import (
+    CreatePayment,
+    Error,
+    ListQuery,
+    Payment,
+    PaymentList,
+    PaymentMessage,
+    PublicPayment,
+)
 from payments.charges.views import MAX_WAIT_SECONDS
+from payments.patterns import IDEMPOTENCY_KEY as IDEMPOTENCY_PATTERN
 from payments.patterns import MAX_BODY, MAX_WEBHOOK_BODY, PUBLIC_ID, QR_CODE_NAME
 from payments.pix.brcode import MAX_AMOUNT_CENTS
 from payments.pix.money import cents_to_json
@@ -43,6 +52,7 @@ class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
     message_queue: Literal["ok", "unavailable", "disabled"]
+    environment: Literal["sandbox", "production"]
 
 
 #: The models whose schemas are components, and the largest amount each takes (None: none).
@@ -52,6 +62,8 @@ MODELS: tuple[tuple[type[BaseModel], str, str | None], ...] = (
     (Notice, "validation", "brcode"),
     (PixNotice, "validation", None),
     (PaymentMessage, "serialization", None),
+    (PublicPayment, "serialization", None),
+    (PaymentList, "serialization", None),
     (PixResults, "serialization", None),
     (Health, "serialization", None),
     (Error, "serialization", None),
@@ -137,6 +149,42 @@ def _path_id(name: str, pattern: str, description: str) -> dict:
 
 PAYMENT_ID = _path_id("payment_id", PUBLIC_ID.pattern, "The payment's opaque id")
 SIGNED = [{}, {"webhookSignature": []}]
+#: The merchant routes: an API key (or nothing, in a sandbox without MERCHANT_API_KEYS).
+MERCHANT = [{"merchantKey": []}, {}]
+MERCHANT_ERRORS = {"401": _error("No API key, or a wrong one (MERCHANT_API_KEYS set)",
+                                 **{"WWW-Authenticate": "Bearer"})}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "1-255 printable ASCII characters. A repeat with the same key (per API key) "
+    "and the same request within 24 hours gets the first answer again, with "
+    "Idempotent-Replayed: true, and changes nothing.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": f"^{IDEMPOTENCY_PATTERN.pattern}$"},
+}
+IDEMPOTENCY_ERRORS = {
+    "409": _error("The first request with this Idempotency-Key is still running",
+                  **{"Retry-After": RETRY}),
+    "422": _error("This Idempotency-Key was used with another request"),
+}
+PNG = {
+    "200": {"description": "The QR code",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+    "304": {"description": "Not modified (If-None-Match)"},
+}
+
+
+def _query(name: str) -> list[dict]:
+    """Return the query parameters of the model ``name`` (its properties, none required)."""
+    schema = ListQuery.model_json_schema(ref_template=REF)
+    parameters = []
+    for field, spec in schema["properties"].items():
+        spec = {key: value for key, value in spec.items() if key not in ("title", "default")}
+        options = [option for option in spec.pop("anyOf", []) if option != {"type": "null"}]
+        if options:  # "X or null": a query parameter is absent instead
+            spec.update(options[0])
+        parameters.append({"name": field, "in": "query", "required": False,
+                           "description": spec.pop("description", field), "schema": spec})
+    return parameters
 
 
 def _paths() -> dict:
@@ -144,16 +192,45 @@ def _paths() -> dict:
     statuses = [status.value for status in PaymentStatus]
     return {
         "/payments/pix": {"post": {
-            "operationId": "createPayment", "summary": "Create a Pix charge",
+            "operationId": "createPayment", "summary": "Create a Pix charge (merchant)",
+            "security": MERCHANT, "parameters": [IDEMPOTENCY_KEY],
             "requestBody": _body("CreatePayment"),
             "responses": {
-                "201": _json("PaymentMessage", "The charge was created",
+                "201": _json("PaymentMessage", "The charge was created (or, replayed, the "
+                             "answer to the first request with this Idempotency-Key)",
                              Location="The payment page"),
-                "400": _error("Bad or missing value, or malformed JSON"),
-                **BODY_ERRORS,
+                "400": _error("A field is missing, malformed or unknown, or malformed JSON"),
+                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS,
                 "429": _error("Too many charges created (RATE_LIMIT_CREATE)",
                               **{"Retry-After": RETRY}),
             },
+        }, "get": {
+            "operationId": "listPayments",
+            "summary": "The merchant's charges, newest first, a page at a time",
+            "security": MERCHANT, "parameters": _query("ListQuery"),
+            "responses": {"200": _json("PaymentList", "One page"),
+                          "400": _error("A parameter is malformed or unknown"),
+                          **MERCHANT_ERRORS, **DOWN},
+        }},
+        "/payments/pix/{payment_id}/cancel": {"post": {
+            "operationId": "cancelPayment", "summary": "Cancel a pending charge (merchant)",
+            "security": MERCHANT, "parameters": [PAYMENT_ID, IDEMPOTENCY_KEY],
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": {"type": "object", "additionalProperties": False}}}},
+            "responses": {
+                "200": _json("PaymentMessage", "Canceled, or already canceled"),
+                "400": _error("A body other than {}"),
+                "404": _error("Unknown payment"),
+                "409": _error("The charge is paid, expired, refused or refunded; or the first "
+                              "request with this Idempotency-Key is still running"),
+                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS,
+            },
+        }},
+        "/payments/pix/{payment_id}/qr.png": {"get": {
+            "operationId": "paymentQrPng",
+            "summary": "The QR code (PNG) that encodes the payment's pix_code, by its id",
+            "parameters": [PAYMENT_ID],
+            "responses": {**PNG, "404": _error("Unknown payment"), **DOWN},
         }},
         "/payments/pix/{payment_id}": {"get": {
             "operationId": "paymentPage", "summary": "The customer's payment page (HTML, pt-BR)",
@@ -179,8 +256,13 @@ def _paths() -> dict:
                  "description": "The status the caller already knows",
                  "schema": {"type": "string", "enum": statuses}},
             ],
-            "responses": {"200": _json("Payment", "The payment object"),
+            "security": [{}, {"merchantKey": []}],
+            "responses": {"200": {"description": "The payment object: the merchant's view with "
+                                  "a valid API key, else the public view",
+                                  "content": {"application/json": {"schema": {
+                                      "anyOf": [_ref("Payment"), _ref("PublicPayment")]}}}},
                           "400": _error("Bad wait or status"),
+                          "401": _error("A wrong API key"),
                           "404": _error("Unknown payment"), **DOWN},
         }},
         "/payments/pix/{payment_id}/events": {"get": {
@@ -201,13 +283,7 @@ def _paths() -> dict:
                             "schema": {"type": "string"},
                             "example": "qr_code_payment_5e53bbf4-cdf1-4a2f-b137-551c4b462ef1",
                             "description": f"Matches `{QR_CODE_NAME.pattern}`"}],
-            "responses": {
-                "200": {"description": "The QR code",
-                        "content": {"image/png": {"schema": {"type": "string",
-                                                             "format": "binary"}}}},
-                "304": {"description": "Not modified (If-None-Match)"},
-                "404": _error("No such QR code"), **DOWN,
-            },
+            "responses": {**PNG, "404": _error("No such QR code"), **DOWN},
         }},
         "/payments/pix/confirmation": {"post": {
             "operationId": "bankNotice",
@@ -262,7 +338,10 @@ def build_spec(max_cents: int) -> dict:
         "paths": _paths(),
         "components": {
             "schemas": _schemas(max_cents),
-            "securitySchemes": {"webhookSignature": {
+            "securitySchemes": {"merchantKey": {
+                "type": "http", "scheme": "bearer",
+                "description": "One of MERCHANT_API_KEYS: `Authorization: Bearer <key>`.",
+            }, "webhookSignature": {
                 "type": "apiKey", "in": "header", "name": HEADER,
                 "description": "`t=<unix seconds>,v1=<hex>`: HMAC-SHA256 with PIX_WEBHOOK_SECRET "
                 f"over `<t>.` + the raw body; at most {TOLERANCE} s old. Required when "

@@ -28,7 +28,8 @@ def on_commit(listener: Callable[[dict], None]) -> None:
 
 def record(payment) -> None:
     """Note that the current transaction changed ``payment``: its listeners hear after commit."""
-    db.session.info.setdefault(_PENDING, []).append(payment.to_dict())
+    # The public view: what the pages, the first listener, may see.
+    db.session.info.setdefault(_PENDING, []).append(payment.to_dict(merchant=False))
 
 
 @event.listens_for(db.session, "after_commit")

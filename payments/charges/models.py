@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     Index,
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,6 +60,7 @@ class PaymentStatus(StrEnum):
     EXPIRED = "expired"
     REFUSED = "refused"
     REFUNDED = "refunded"
+    CANCELED = "canceled"
 
 
 #: The status machine: the moves it allows, from each status. Every other move is refused.
@@ -65,7 +68,7 @@ class PaymentStatus(StrEnum):
 #: and the tests read it from here.
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.PENDING: frozenset(
-        {PaymentStatus.PAID, PaymentStatus.REFUSED, PaymentStatus.EXPIRED}
+        {PaymentStatus.PAID, PaymentStatus.REFUSED, PaymentStatus.EXPIRED, PaymentStatus.CANCELED}
     ),
     PaymentStatus.PAID: frozenset({PaymentStatus.REFUNDED}),
 }
@@ -97,7 +100,11 @@ class Payment(db.Model):
     __tablename__ = "payments"
     # The expiry task's query (pending charges past their expiry, oldest first) reads this
     # index in order; on the status index alone it read every pending charge and sorted them.
-    __table_args__ = (Index("ix_payments_status_expires_at", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_payments_status_expires_at", "status", "expires_at"),
+        # The merchant's listing, newest first, pages by (created_at, public_id): keyset.
+        Index("ix_payments_created_at_public_id", "created_at", "public_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -112,6 +119,13 @@ class Payment(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The merchant's order: what is paid (shown on the page), its reference, its own data
+    # (never shown to the customer) and where the customer goes back to.
+    description: Mapped[str | None] = mapped_column(String(140), default=None)
+    external_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    order_metadata: Mapped[dict] = mapped_column("metadata", JSON, default=dict,
+                                                 server_default=text("'{}'"))
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
 
     def current_status(self, now: datetime | None = None) -> PaymentStatus:
         """Return the status, counting a pending charge past its expiry as expired."""
@@ -125,21 +139,39 @@ class Payment(db.Model):
         """Return the public name of this charge's QR code image."""
         return f"qr_code_payment_{self.bank_payment_id}"
 
-    def to_dict(self) -> dict:
-        """Return the contract's payment object."""
+    def to_dict(self, merchant: bool = True) -> dict:
+        """Return the payment object: the merchant's view, or (``merchant=False``) the public one.
+
+        The public view, for everything a customer's browser receives, leaves out what
+        only the shop and the bank may know: ``bank_payment_id``, ``qr_code`` (the name
+        built from it) and ``metadata``.
+        """
         status = self.current_status()
-        return {
+        data = {
             "id": self.public_id,
             "value": cents_to_json(self.amount_cents),
             "status": status.value,
             "paid": status is PaymentStatus.PAID,
-            "bank_payment_id": self.bank_payment_id,
-            "txid": self.txid,
-            "qr_code": self.qr_code,
-            "qr_code_url": path_for("pix.qr_code", name=self.qr_code),
+        }
+        if merchant:
+            data["bank_payment_id"] = self.bank_payment_id
+            data["txid"] = self.txid
+            data["qr_code"] = self.qr_code
+            data["qr_code_url"] = path_for("pix.qr_code", name=self.qr_code)
+        else:
+            data["txid"] = self.txid
+            data["qr_code_url"] = path_for("pix.qr_png", payment_id=self.public_id)
+        data.update({
             "pix_code": self.pix_code,
             "page_url": path_for("pix.page", payment_id=self.public_id),
             "created_at": isoformat(self.created_at),
             "expiration_date": isoformat(self.expires_at),
             "paid_at": isoformat(self.paid_at),
-        }
+            "description": self.description,
+            "external_id": self.external_id,
+        })
+        if merchant:
+            data["metadata"] = dict(self.order_metadata or {})
+        data["return_url"] = self.return_url
+        data["updated_at"] = isoformat(self.updated_at)
+        return data

@@ -5,7 +5,7 @@ the caller commits it (``payments.charges.changes``): a rolled-back change is
 never seen by a page.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -35,6 +35,9 @@ _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("payment_id"),
 _MOVE_UNEXPIRED = _MOVE.where(_TABLE.c.expires_at > bindparam("now"))
 #: A new charge's INSERT: Core on the model's table, whose column defaults fill the rest.
 INSERT_PAYMENT = insert(_TABLE)
+#: The attribute of each column whose name differs (``metadata`` is the declarative base's).
+_ATTRIBUTE = {column.name: prop.key for prop in Payment.__mapper__.column_attrs
+              for column in prop.columns if column.name != prop.key}
 
 #: What a bank notice's ``status`` asks for, and what we answer when it is done.
 OUTCOMES: dict[str, tuple[PaymentStatus, str]] = {
@@ -53,7 +56,18 @@ class NoticeResult:
     message: str
 
 
-def create_payment(amount_cents: int) -> Payment:
+@dataclass(frozen=True)
+class Order:
+    """What the merchant says about a charge: all optional."""
+
+    description: str | None = None
+    external_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    return_url: str | None = None
+    expires_in: int | None = None  # seconds; None: PIX_EXPIRATION_SECONDS
+
+
+def create_payment(amount_cents: int, order: Order | None = None) -> Payment:
     """Create and commit a pending charge of ``amount_cents`` with its BR Code.
 
     The charge is committed in a transaction of its own (not the session's:
@@ -61,13 +75,15 @@ def create_payment(amount_cents: int) -> Payment:
     and returned detached; ``db.session.add()`` it to change it.
     """
     cfg = current_app.config
+    order = order or Order()
     now = utcnow()
     txid = new_txid()
     return _insert(
         txid=txid,
         amount_cents=amount_cents,
         created_at=now,
-        expires_at=now + timedelta(seconds=cfg["PIX_EXPIRATION_SECONDS"]),
+        updated_at=now,
+        expires_at=now + timedelta(seconds=order.expires_in or cfg["PIX_EXPIRATION_SECONDS"]),
         paid_at=None,
         pix_code=build_brcode(
             key=cfg["PIX_KEY"],
@@ -76,6 +92,10 @@ def create_payment(amount_cents: int) -> Payment:
             amount_cents=amount_cents,
             txid=txid,
         ),
+        description=order.description,
+        external_id=order.external_id,
+        metadata=dict(order.metadata),
+        return_url=order.return_url,
     )
 
 
@@ -90,7 +110,9 @@ def _insert(**values) -> Payment:
     """
     with db.engine.begin() as connection:
         result = connection.execute(INSERT_PAYMENT, values)
-    payment = Payment(id=result.inserted_primary_key[0], **result.last_inserted_params())
+    row = {_ATTRIBUTE.get(column, column): value
+           for column, value in result.last_inserted_params().items()}
+    payment = Payment(id=result.inserted_primary_key[0], **row)
     make_transient_to_detached(payment)  # as if loaded; ``session.add()`` would attach it
     return payment
 
@@ -211,6 +233,24 @@ def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved")
             return NoticeResult(payment, True, message)
         # Someone else moved it first: look again at what it is now.
     raise Conflict("The payment is changing; retry the notice")
+
+
+def cancel_payment(payment: Payment) -> bool:
+    """Cancel a pending charge in the caller's transaction; return True if this call did.
+
+    A charge already canceled is left as it is (False).
+
+    :raise Conflict: the charge is paid, expired, refused or refunded.
+    """
+    for _ in range(3):
+        current = payment.current_status()
+        if current is PaymentStatus.CANCELED:
+            return False
+        if not can_move(current, PaymentStatus.CANCELED):
+            raise Conflict(f"A payment that is {current.value} cannot be canceled")
+        if move(payment, PaymentStatus.CANCELED):
+            return True
+    raise Conflict("The payment is changing; retry")
 
 
 def find_by_bank_payment_id(bank_payment_id: str) -> Payment:

@@ -1,4 +1,4 @@
-"""Customer-facing routes: create a charge, its page, its status and its QR code."""
+"""Customer-facing routes: a charge's page, its status, its events and its QR code."""
 
 import hashlib
 from datetime import datetime
@@ -8,27 +8,17 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from payments.charges import service
 from payments.charges.models import LIVE, PaymentStatus
-from payments.charges.schemas import CreatePayment
 from payments.errors import BadRequest
 from payments.extensions import db
+from payments.merchant import keys
+from payments.pix.brcode import MAX_CITY_LENGTH, MAX_NAME_LENGTH, ascii_text
 from payments.pix.money import format_brl
 from payments.pix.qr import render_png
 from payments.realtime import sse, watchers
-from payments.web.bodies import parse
-from payments.web.inputs import json_object
 
 bp = Blueprint("pix", __name__, url_prefix="/payments/pix")
 
 BRASILIA = ZoneInfo("America/Sao_Paulo")
-
-
-@bp.post("")
-def create():
-    """Create a charge from ``{"value": ...}``."""
-    body = parse(CreatePayment, json_object(), max_cents=current_app.config["PIX_MAX_CENTS"])
-    payment = service.create_payment(body.value).to_dict()
-    body = {"message": "The payment has been created", "payment": payment}
-    return body, 201, {"Location": payment["page_url"]}  # the page's path, built in one place
 
 
 def _display(moment: datetime | None) -> str | None:
@@ -42,11 +32,14 @@ def _display(moment: datetime | None) -> str | None:
 def page(payment_id: str):
     """Show the customer's page for the charge's current state."""
     payment = service.get_payment(payment_id)
-    data = payment.to_dict()
+    data = payment.to_dict(merchant=False)
     html = render_template(
         f"payment/{data['status']}.html",
         payment=data,
         amount=format_brl(payment.amount_cents),
+        description=payment.description,
+        receiver=receiver(),
+        return_url=payment.return_url,
         paid_at_display=_display(payment.paid_at),
         expires_at_display=_display(payment.expires_at),
         status_url=url_for("pix.status", payment_id=payment.public_id),
@@ -84,40 +77,73 @@ def _long_poll_args() -> tuple[int, str | None]:
     return wait, known
 
 
+def receiver() -> dict[str, str]:
+    """Return the receiver as every BR Code names it, so the page shows what the bank app will."""
+    cfg = current_app.config
+    return {"name": ascii_text(cfg["PIX_MERCHANT_NAME"], MAX_NAME_LENGTH),
+            "city": ascii_text(cfg["PIX_MERCHANT_CITY"], MAX_CITY_LENGTH)}
+
+
 @bp.get("/<payment_id>/status")
 def status(payment_id: str):
     """Return the payment object; with ``wait``, once it differs from ``status`` or time is up.
 
-    Without ``status`` a long poll waits for a change from the current status.
+    Without ``status`` a long poll waits for a change from the current status. With a
+    valid API key the answer is the merchant's view, else the public one; a wrong key is 401.
     """
+    merchant = keys.merchant() not in (None, keys.OPEN) or _open_and_asked()
     wait, known = _long_poll_args()
-    data = service.get_payment(payment_id).to_dict()
+    data = service.get_payment(payment_id).to_dict(merchant)
     known = known or data["status"]
     if wait == 0 or data["status"] != known:
         return data
     db.session.close()  # hand the connection back to the pool while we wait
     with watchers.hub().watch(data["id"], known) as watch:
         changes = watch.wait(wait)
-    # No news: answer with a fresh read, which also catches a change that slipped in
-    # between the first read and the watch.
-    return changes[-1] if changes else service.get_payment(payment_id).to_dict()
+    if changes and not merchant:
+        return changes[-1]  # what the watch was told: the public view
+    # No news (or the merchant's view): answer with a fresh read, which also catches a
+    # change that slipped in between the first read and the watch.
+    return service.get_payment(payment_id).to_dict(merchant)
+
+
+def _open_and_asked() -> bool:
+    """Tell whether, with no API keys set (sandbox), the caller still sent a bearer token.
+
+    Then it is the merchant's system, asking as it would in production: its view.
+    """
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
 @bp.get("/<payment_id>/events")
 def events(payment_id: str):
     """Stream the payment object as Server-Sent Events: now, then on every change."""
-    first = service.get_payment(payment_id).to_dict()
+    first = service.get_payment(payment_id).to_dict(merchant=False)
     stream = sse.stream(watchers.hub(), first, current_app.config["SSE_KEEPALIVE_SECONDS"])
     return Response(stream, mimetype="text/event-stream", headers=sse.HEADERS)
 
 
 @bp.get("/qr_code/<name>")
 def qr_code(name: str):
-    """Return the charge's QR code as PNG, rendered from its stored BR Code."""
+    """Return the charge's QR code as PNG, by its name (``qr_code_payment_<bank id>``)."""
     payment = service.find_by_qr_code(name)
     if payment is None:
         abort(404, "QR code not found")
-    png = render_png(payment.pix_code)
+    return _png(payment.pix_code)
+
+
+@bp.get("/<payment_id>/qr.png")
+def qr_png(payment_id: str):
+    """Return the charge's QR code as PNG, by the charge's public id (what the page uses)."""
+    payment = service.find_payment(payment_id)
+    if payment is None:
+        abort(404, "QR code not found")
+    return _png(payment.pix_code)
+
+
+def _png(pix_code: str) -> Response:
+    """Return the QR code of ``pix_code``, cacheable for a day (it never changes)."""
+    png = render_png(pix_code)
     response = Response(png, mimetype="image/png")
     response.set_etag(hashlib.sha256(png).hexdigest()[:32])
     response.cache_control.public = True

@@ -18,4 +18,4 @@ def connect(auth=None):
     if payment is None:
         raise ConnectionRefusedError("unknown payment")
     join_room(room_for(payment.public_id))
-    emit(EVENT, payment.to_dict())
+    emit(EVENT, payment.to_dict(merchant=False))

@@ -22,8 +22,32 @@ def invalid(text: str) -> PydanticCustomError:
     return PydanticCustomError("invalid", text)
 
 
+#: Pydantic's error types, in our words (what follows the field's name).
+WORDS = {
+    "string_too_short": "must be at least {min_length} characters",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_short": "must have at least {min_length} entries",
+    "too_long": "must have at most {max_length} entries",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "string_pattern_mismatch": "must match {pattern}",
+}
+
+
 def where(loc: tuple) -> str:
-    """Return a location as the messages name it: ``("pix", 1, "valor")`` -> ``pix[1].valor``."""
+    """Return a location as the messages name it: ``("pix", 1, "valor")`` -> ``pix[1].valor``.
+
+    A mapping's key (pydantic's ``[key]``) is named ``a key of <mapping>``.
+    """
+    if loc and loc[-1] == "[key]":
+        return f"a key of {where(loc[:-2])}"
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -46,6 +70,15 @@ def message(exc: ValidationError) -> str:
             .replace(" or ", ", ")
     if kind == "invalid":
         return f"{field} {error['msg']}"
+    if kind in ("too_short", "too_long") and isinstance(error.get("input"), str):
+        kind = f"string_{kind}"  # a length constraint met by a string: characters
+    if kind == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
+        return f"{field} must not be empty"
+    if kind == "enum":
+        return f"{field} must be one of: " + error["ctx"]["expected"].replace("'", "")\
+            .replace(" or ", ", ")
+    if kind in WORDS:
+        return f"{field} " + WORDS[kind].format(**error.get("ctx", {}))
     return f"{field}: {error['msg']}"
 
 

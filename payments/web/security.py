@@ -5,8 +5,9 @@ import time
 
 from flask import Flask, Response, current_app, jsonify
 from flask_limiter import Limiter, RequestLimit
-from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from payments.merchant.keys import rate_limit_key
 
 #: Only the app's own assets; the Socket.IO client talks to the same origin ('self').
 CONTENT_SECURITY_POLICY = (
@@ -23,9 +24,9 @@ SECURITY_HEADERS = {
 }
 _BY_LOWER_NAME = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
-#: The endpoint whose use the rate limit counts, per client address.
-LIMITED_ENDPOINT = "pix.create"
-RATE_LIMIT_MESSAGE = "Too many payments created from this address; retry later"
+#: The endpoint whose use the rate limit counts, per API key (per address without keys).
+LIMITED_ENDPOINT = "merchant.create"
+RATE_LIMIT_MESSAGE = "Too many payments created with this API key or from this address; retry later"
 
 
 def add_security_headers(response: Response) -> Response:
@@ -79,10 +80,11 @@ def init_app(app: Flask) -> None:
     if not app.config["RATE_LIMIT_CREATE"]:
         return
     limiter = Limiter(
-        get_remote_address,
+        rate_limit_key,
         app=app,
         storage_uri=rate_limit_storage(app.config),
         key_prefix="pix-payments",
+        in_memory_fallback_enabled=True,  # Redis down: count in this process, keep creating
     )
     view = app.view_functions[LIMITED_ENDPOINT]
     app.view_functions[LIMITED_ENDPOINT] = limiter.limit(

@@ -1,0 +1,1 @@
+"""The merchant's side: API keys, idempotency, and the routes the shop's system calls."""
