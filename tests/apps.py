@@ -12,3 +12,12 @@ def app_with_tables(config: dict, instance_path: str) -> Flask:
     with app.app_context():
         db.create_all()
     return app
+
+
+def migrated_app(config: dict, instance_path: str) -> Flask:
+    """Return ``create_app(config)`` with its database migrated, as the server's start does."""
+    from payments.boot import prepare_database
+
+    app = create_app(config, instance_path=instance_path)
+    prepare_database(app)
+    return app

@@ -304,3 +304,19 @@ def test_the_canceled_page_says_so(client):
     html = client.get(f"/payments/pix/{payment['id']}").get_data(as_text=True)
 
     assert "Cobrança cancelada" in html
+
+
+def test_every_answer_holds_to_its_declared_model(client):
+    """The models that describe the answers in /openapi.json are what the routes send."""
+    from payments.charges.schemas import Payment, PaymentList, PaymentMessage, PublicPayment
+
+    created = client.post("/payments/pix", json={"value": 10, "metadata": {"a": "b"}})
+    payment = created.get_json()["payment"]
+    PaymentMessage.model_validate(created.get_json())
+    PaymentList.model_validate(client.get("/payments/pix").get_json())
+    Payment.model_validate(client.get(f"/payments/pix/{payment['id']}/status",
+                                      headers={"Authorization": "Bearer x"}).get_json())
+    PublicPayment.model_validate(client.get(f"/payments/pix/{payment['id']}/status").get_json())
+    PaymentMessage.model_validate(client.post(f"/payments/pix/{payment['id']}/cancel").get_json())
+    with pytest.raises(ValueError):  # extra="forbid": a field the model does not declare fails
+        PublicPayment.model_validate(payment)

@@ -12,10 +12,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from payments import create_app
-from payments.boot import prepare_database
 from payments.extensions import db
 from payments.schema import BASELINE, MIGRATIONS, head_revision, migrations
+from tests import apps as test_apps
 from tests.backends import postgres_url  # noqa: F401  (fixture)
 from tests.views import public
 
@@ -34,14 +33,10 @@ def migrated_app(tmp_path):
     apps = []
 
     def make(url, schema="migrate"):
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"},
-                         instance_path=str(tmp_path))
+        config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"}
+        make_app = test_apps.migrated_app if schema == "migrate" else test_apps.app_with_tables
+        app = make_app(config, str(tmp_path))
         apps.append(app)
-        if schema == "migrate":
-            prepare_database(app)
-        else:
-            with app.app_context():
-                db.create_all()
         return app
 
     yield make

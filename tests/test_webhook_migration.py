@@ -5,22 +5,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from payments import create_app
-from payments.boot import prepare_database
 from payments.extensions import db
 from payments.schema import MIGRATIONS, migrations
+from tests.apps import app_with_tables, migrated_app
 
 WEBHOOK_TABLES = {"pix_receipts", "pix_refunds", "webhook_deliveries"}
 
 
 def make_app(url, tmp_path, schema):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"},
-                     instance_path=str(tmp_path))
-    if schema == "migrate":
-        prepare_database(app)
-    else:
-        with app.app_context():
-            db.create_all()
-    return app
+    config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"}
+    make = migrated_app if schema == "migrate" else app_with_tables
+    return make(config, str(tmp_path))
 
 
 def test_database_from_before_the_webhook_tables_gets_them(tmp_path):

@@ -109,8 +109,8 @@ class CreatePayment(BaseModel):
                      expires_in=self.expires_in)
 
 
-class Payment(BaseModel):
-    """The payment object, as every route and event carries it."""
+class PublicPayment(BaseModel):
+    """The payment object as the customer's browser gets it: no bank id, no metadata."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -119,11 +119,10 @@ class Payment(BaseModel):
     value: Annotated[float, Field(gt=0, description="Reais, at most two decimals")]
     status: PaymentStatus
     paid: Annotated[bool, Field(description="True exactly when status is paid")]
-    bank_payment_id: Annotated[str, Field(pattern=f"^{UUID.pattern}$")]
     txid: Annotated[str, Field(pattern=f"^{TXID.pattern}$",
                                description="The Pix transaction id written into the BR Code")]
-    qr_code: str
-    qr_code_url: str
+    qr_code_url: Annotated[str, Field(description="The PNG QR code: /payments/pix/<id>/qr.png "
+                                      "(public view), /payments/pix/qr_code/<qr_code> (merchant)")]
     pix_code: Annotated[str, Field(max_length=MAX_PAYLOAD_LENGTH,
                                    description="Pix BR Code (copia e cola) with its CRC16")]
     page_url: str
@@ -132,31 +131,16 @@ class Payment(BaseModel):
     paid_at: datetime | None
     description: str | None
     external_id: str | None
+    return_url: str | None
+    updated_at: datetime
+
+
+class Payment(PublicPayment):
+    """The payment object in the merchant's view: the public one and what only it may see."""
+
+    bank_payment_id: Annotated[str, Field(pattern=f"^{UUID.pattern}$")]
+    qr_code: str
     metadata: dict[str, str]
-    return_url: str | None
-    updated_at: datetime
-
-
-class PublicPayment(BaseModel):
-    """The payment object as the customer's browser gets it: no bank id, no metadata."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    value: float
-    status: PaymentStatus
-    paid: bool
-    txid: str
-    qr_code_url: Annotated[str, Field(description="/payments/pix/<id>/qr.png")]
-    pix_code: str
-    page_url: str
-    created_at: datetime
-    expiration_date: datetime
-    paid_at: datetime | None
-    description: str | None
-    external_id: str | None
-    return_url: str | None
-    updated_at: datetime
 
 
 class PaymentMessage(BaseModel):

@@ -126,24 +126,23 @@ def events(payment_id: str):
 @bp.get("/qr_code/<name>")
 def qr_code(name: str):
     """Return the charge's QR code as PNG, by its name (``qr_code_payment_<bank id>``)."""
-    payment = service.find_by_qr_code(name)
-    if payment is None:
-        abort(404, "QR code not found")
-    return _png(payment.pix_code)
+    return _png(service.find_by_qr_code(name))
 
 
 @bp.get("/<payment_id>/qr.png")
 def qr_png(payment_id: str):
     """Return the charge's QR code as PNG, by the charge's public id (what the page uses)."""
-    payment = service.find_payment(payment_id)
+    return _png(service.find_payment(payment_id))
+
+
+def _png(payment) -> Response:
+    """Return the payment's QR code, cacheable for a day (it never changes).
+
+    :raise NotFound: no such payment (404).
+    """
     if payment is None:
         abort(404, "QR code not found")
-    return _png(payment.pix_code)
-
-
-def _png(pix_code: str) -> Response:
-    """Return the QR code of ``pix_code``, cacheable for a day (it never changes)."""
-    png = render_png(pix_code)
+    png = render_png(payment.pix_code)
     response = Response(png, mimetype="image/png")
     response.set_etag(hashlib.sha256(png).hexdigest()[:32])
     response.cache_control.public = True
