@@ -1,6 +1,11 @@
 """Build and parse static Pix BR Codes ("Pix copia e cola", EMV merchant-presented mode).
 
-Pure Python, no Flask. See ``shared/pix.md`` for the rules this module follows.
+Pure Python, no Flask, nothing of the package. The rules it follows: the Banco Central's
+BR Code manual (EMV QRCPS merchant-presented mode; fields 00, 01, 26 with GUI
+``br.gov.bcb.pix`` and the Pix key, 52 ``0000``, 53 ``986``, 54 the amount with two decimals,
+58 ``BR``, 59 name (25), 60 city (15), 62-05 txid, 63 CRC-16/CCITT-FALSE as four upper-case hex
+digits), the DICT formats of Pix keys, and printable ASCII only; docs/api.md sums them up and
+tests/data/ holds public examples.
 """
 
 from __future__ import annotations
