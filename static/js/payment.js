@@ -388,10 +388,16 @@
     }
     let resetTimer = null;
 
+    // Select the whole code on the page, so that a manual copy takes all of it.
     function selectField() {
-      field.focus();
-      field.select();
-      field.setSelectionRange(0, field.value.length);
+      const selection = window.getSelection ? window.getSelection() : null;
+      if (!selection) {
+        return;
+      }
+      selection.removeAllRanges();
+      const range = document.createRange();
+      range.selectNodeContents(field);
+      selection.addRange(range);
     }
 
     function announce(message, isError) {
@@ -421,6 +427,9 @@
       } catch (e) {
         ok = false;
       }
+      if (ok && window.getSelection) {
+        window.getSelection().removeAllRanges();
+      }
       button.focus();
       return ok;
     }
@@ -435,7 +444,7 @@
     }
 
     button.addEventListener('click', function () {
-      const code = field.value.trim();
+      const code = field.textContent.trim();
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(code).then(function () {
           announce('Código copiado! Agora cole no app do seu banco.', false);
@@ -445,12 +454,9 @@
       }
     });
 
-    // Tapping the field selects the whole code, ready for manual copy.
-    function selectAll() {
-      field.setSelectionRange(0, field.value.length);
-    }
-    field.addEventListener('focus', selectAll);
-    field.addEventListener('click', selectAll);
+    // Clicking the code selects all of it, ready for a manual copy (CSS user-select: all
+    // does the same where supported).
+    field.addEventListener('click', selectField);
   }
 
   /* ---------- Start ---------- */
