@@ -1,5 +1,6 @@
 """Real PostgreSQL, Redis and nginx for the multi-process tests; each cleans up after itself."""
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -13,7 +14,9 @@ from tests.live import free_port
 from tests.requires import service
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-REDIS_URL = "redis://127.0.0.1:6379/5"  # this project's Redis db on the shared server
+#: This project's db on the machine's shared Redis; TEST_REDIS_URL points two checkouts
+#: whose suites run at once at different dbs, since the fixture flushes it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
 def _postgres_admin():
