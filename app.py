@@ -48,9 +48,10 @@ def request_handler() -> dict:
     """
     if ASYNC_MODE == "eventlet":
         import eventlet
-        from eventlet.wsgi import HttpProtocol
 
-        class EventletHandler(HttpProtocol):
+        from payments.web.connections import Protocol
+
+        class EventletHandler(Protocol):  # with the head deadline and the guarded body
             # A WebSocket page holds its connection's read and write buffers for its whole
             # life, unused after the handshake: 8 + 16 KiB by default, 1 + 2 KiB here (7 KiB
             # less RSS per page). A request line and headers fit in 1 KiB and longer ones are
@@ -125,6 +126,17 @@ def main() -> None:
         # Send header names as the app wrote them: eventlet's default re-capitalizes every
         # name of every response (2% of a create's CPU); names are case-insensitive in HTTP.
         options["capitalize_response_headers"] = False
+        from payments.web import connections
+
+        # Per-address cap, head and body timeouts, chunked bodies, one line per departed
+        # client: payments/web/connections.py.
+        del options["debug"]
+        access_log = options.pop("log_output")
+        connections.serve(app, host, port, app.config, access_log=access_log, **options)
+        return
+    elif ASYNC_MODE == "gevent":
+        # gevent's server ends chunked bodies itself, as eventlet's does (see connections.py).
+        options["environ"] = {"wsgi.input_terminated": True}
     elif ASYNC_MODE == "threading":
         options["allow_unsafe_werkzeug"] = True  # the measured alternative, not for production
         if not options["log_output"]:

@@ -11,6 +11,7 @@ from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
 from payments.pix.money import InvalidAmount, reais_to_cents
+from payments.web.proxies import parse_hosts, parse_proxies
 
 # A documented demo receiver (the random key of Banco Central's own examples).
 DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
@@ -30,6 +31,10 @@ ENV_SETTINGS = (
     "RATE_LIMIT_CREATE",
     "RATE_LIMIT_STORAGE_URI",
     "TRUSTED_PROXIES",
+    "ALLOWED_HOSTS",
+    "MAX_CONNECTIONS_PER_ADDRESS",
+    "REQUEST_HEADER_TIMEOUT",
+    "REQUEST_BODY_TIMEOUT",
     "SSE_KEEPALIVE_SECONDS",
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
@@ -61,8 +66,17 @@ DEFAULTS = {
     "RATE_LIMIT_CREATE": "3000/minute",
     # Where rate-limit counters live; unset: Redis of SOCKETIO_MESSAGE_QUEUE, else memory.
     "RATE_LIMIT_STORAGE_URI": None,
-    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe (nginx: 1).
-    "TRUSTED_PROXIES": 0,
+    # Comma-separated addresses or CIDR ranges of the reverse proxies whose X-Forwarded-For
+    # and -Proto to believe, on their connections only (deploy/nginx.conf: 127.0.0.1).
+    "TRUSTED_PROXIES": None,
+    # Comma-separated host names this service answers for; unset: any Host.
+    "ALLOWED_HOSTS": None,
+    # Of python app.py (eventlet): connections one client address may hold open at once.
+    "MAX_CONNECTIONS_PER_ADDRESS": 500,
+    # Seconds a request's line and headers may take to arrive (an idle keep-alive
+    # connection is closed after as long), and a body may stall, before the connection closes.
+    "REQUEST_HEADER_TIMEOUT": 15,
+    "REQUEST_BODY_TIMEOUT": 30,
     # Never from FLASK_DEBUG: the Werkzeug debugger runs code for whoever reaches it.
     "DEBUG": False,
     # "threading" for tests and tools; app.py (the server) chooses "eventlet".
@@ -95,6 +109,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _secret_key(app)
     _pix(app)
     _limits(app)
+    _connections(app)
     _realtime(app)
     _environment(app)
 
@@ -165,8 +180,7 @@ def _pix(app: Flask) -> None:
 def _limits(app: Flask) -> None:
     """Parse the Socket.IO origins and check the charge-creation rate limit.
 
-    :raise ConfigError: the rate limit is not a rate such as ``60/minute``, or
-        ``TRUSTED_PROXIES`` is not a small whole number.
+    :raise ConfigError: the rate limit is not a rate such as ``60/minute``.
     """
     cfg = app.config
     origins = cfg.get("SOCKETIO_CORS_ALLOWED_ORIGINS")
@@ -183,12 +197,44 @@ def _limits(app: Flask) -> None:
                 f"RATE_LIMIT_CREATE {rate!r} is not a rate such as 60/minute (empty: no limit)"
             ) from None
     cfg["RATE_LIMIT_CREATE"] = rate
+
+
+#: Bounds of the connection settings: (smallest, largest) value allowed.
+CONNECTION_BOUNDS = {
+    "MAX_CONNECTIONS_PER_ADDRESS": (1, 1_000_000),
+    "REQUEST_HEADER_TIMEOUT": (0.1, 3600),
+    "REQUEST_BODY_TIMEOUT": (0.1, 3600),
+}
+
+
+def _connections(app: Flask) -> None:
+    """Check the proxies, hosts, per-address connection cap and request timeouts.
+
+    :raise ConfigError: one line per setting that does not hold.
+    """
+    cfg = app.config
+    problems = []
     try:
-        cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
-    except (TypeError, ValueError):
-        cfg["TRUSTED_PROXIES"] = -1
-    if not 0 <= cfg["TRUSTED_PROXIES"] <= 5:
-        raise ConfigError("TRUSTED_PROXIES must be the number of reverse proxies, 0 to 5")
+        cfg["TRUSTED_PROXIES"] = parse_proxies(cfg.get("TRUSTED_PROXIES"))
+    except ValueError as exc:
+        problems.append(f"TRUSTED_PROXIES: {exc}")
+    try:
+        cfg["ALLOWED_HOSTS"] = parse_hosts(cfg.get("ALLOWED_HOSTS"))
+    except ValueError as exc:
+        problems.append(f"ALLOWED_HOSTS: {exc}")
+    for name, (low, high) in CONNECTION_BOUNDS.items():
+        whole = name == "MAX_CONNECTIONS_PER_ADDRESS"
+        try:
+            value = (int if whole else float)(cfg[name])
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not low <= value <= high:
+            kind = "a whole number" if whole else "a number of seconds"
+            problems.append(f"{name} must be {kind} from {low} to {high}, not {cfg[name]!r}")
+        else:
+            cfg[name] = value
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _realtime(app: Flask) -> None:

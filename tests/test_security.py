@@ -105,7 +105,8 @@ def test_charge_creation_is_limited_per_client_address(tmp_path, dispose):
     assert client.get(other.get_json()["payment"]["page_url"] + "/status").status_code == 200
 
 
-@pytest.mark.parametrize("proxies, limited", [(0, True), (1, False)])
+@pytest.mark.parametrize("proxies, limited", [(None, True), ("10.0.0.0/8", True),
+                                              ("127.0.0.1", False)])
 def test_behind_trusted_proxies_the_limit_counts_the_forwarded_client(
         tmp_path, dispose, proxies, limited):
     app = make_app(tmp_path, RATE_LIMIT_CREATE="1/minute", TRUSTED_PROXIES=proxies)
@@ -114,7 +115,8 @@ def test_behind_trusted_proxies_the_limit_counts_the_forwarded_client(
     codes = [client.post("/payments/pix", json={"value": 1},
                          headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
              for n in (1, 2)]
-    # Untrusted, the header is ignored: both come from the proxy's address, one limit.
+    # The test client connects from 127.0.0.1. Untrusted, the header is ignored: both come
+    # from the proxy's address, one limit.
     assert codes == ([201, 429] if limited else [201, 201])
 
 
@@ -135,6 +137,8 @@ def test_a_malformed_rate_limit_stops_the_start(tmp_path):
         make_app(tmp_path, RATE_LIMIT_CREATE="lots")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         make_app(tmp_path, TRUSTED_PROXIES="all")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES: '1' is a count of proxies"):
+        make_app(tmp_path, TRUSTED_PROXIES="1")
 
 
 def test_rate_limit_counters_live_in_redis_when_the_queue_does():

@@ -5,9 +5,9 @@ import time
 
 from flask import Flask, Response, current_app, jsonify
 from flask_limiter import Limiter, RequestLimit
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from payments.merchant.keys import rate_limit_key
+from payments.web import chunked, proxies
 
 #: Only the app's own assets; the Socket.IO client talks to the same origin ('self').
 CONTENT_SECURITY_POLICY = (
@@ -72,11 +72,10 @@ def init_app(app: Flask) -> None:
     ``RATE_LIMIT_CREATE`` empty there is none.
     """
     app.after_request(add_security_headers)
-    proxies = app.config["TRUSTED_PROXIES"]
-    if proxies:
-        # The client's address (for the rate limit) and scheme, as the trusted proxies saw them;
-        # without it every client behind nginx would share nginx's address and limit.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    # The client's address (for the rate limit) and scheme, as a trusted proxy saw them;
+    # without it every client behind nginx would share nginx's address and limit.
+    proxies.init_app(app)
+    chunked.init_app(app)  # a chunked body keeps the size limits
     if not app.config["RATE_LIMIT_CREATE"]:
         return
     limiter = Limiter(

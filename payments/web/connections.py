@@ -1,0 +1,272 @@
+"""Staying up under abuse: how ``python app.py`` (eventlet's WSGI server) takes connections.
+
+Built from the documented parts of ``eventlet.wsgi.server``: the listening
+socket it is given, its ``protocol`` class, ``socket_timeout``, ``environ`` and
+``log``.
+
+- ``Listener`` wraps the listening socket: it counts the open connections of
+  each client address and closes a new one at once past
+  ``MAX_CONNECTIONS_PER_ADDRESS``, so one address cannot take every connection
+  the server has (the bank's webhook and ``/health`` keep being served).
+- ``Protocol`` gives each request ``REQUEST_HEADER_TIMEOUT`` seconds from the
+  moment the server waits for it until its headers are read (a trickled head is
+  closed however slowly it keeps coming; an idle keep-alive connection is closed
+  after as long). The server's ``socket_timeout`` (``REQUEST_BODY_TIMEOUT``)
+  bounds every read and write; a body that stalls that long is answered ``408``
+  and its connection closed.
+- ``wsgi.input_terminated`` tells the app (werkzeug) that the server ends the
+  body itself, as eventlet does for ``Transfer-Encoding: chunked``: such a body
+  is read like any other, within the same size limits.
+- ``ServerLog`` is where the server writes: a client that left before its
+  answer was sent (an event stream closed by its page) is one line, never a
+  traceback; the access lines only with ``ACCESS_LOG``.
+"""
+
+import logging
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import eventlet
+import eventlet.wsgi
+from werkzeug.exceptions import RequestTimeout
+
+#: Errors of a socket whose client went away: its leaving, not the server's fault.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+#: Seconds between two log lines about one address's refused connections.
+REFUSAL_LOG_INTERVAL = 60
+
+logger = logging.getLogger("payments.server")
+
+
+def server_logger() -> logging.Logger:
+    """Return the logger of the server's own lines, writing plain lines to stderr once set up."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+class Connection:
+    """An accepted socket whose ``close()`` gives its address's place back, once."""
+
+    def __init__(self, sock: socket.socket, release: Callable[[], None]) -> None:
+        self._sock = sock
+        self._release = release
+
+    def close(self) -> None:
+        """Close the socket and count it no more."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+        self._sock.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class Listener:
+    """A listening socket that holds each client address to ``per_address`` open connections."""
+
+    def __init__(self, sock: socket.socket, per_address: int) -> None:
+        self._sock = sock
+        self.per_address = per_address
+        self.open: Counter[str] = Counter()
+        self._refused: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def accept(self) -> tuple[Connection, tuple]:
+        """Return the next connection whose address is under its cap; close the others."""
+        while True:
+            conn, address = self._sock.accept()
+            host = address[0]
+            with self._lock:
+                admitted = self.open[host] < self.per_address
+                if admitted:
+                    self.open[host] += 1
+            if admitted:
+                return Connection(conn, lambda host=host: self._release(host)), address
+            conn.close()
+            self._note_refusal(host)
+
+    def _release(self, host: str) -> None:
+        with self._lock:
+            self.open[host] -= 1
+            if self.open[host] <= 0:
+                del self.open[host]
+
+    def _note_refusal(self, host: str) -> None:
+        """Log refusals of ``host``: the first at once, then a count at most once a minute."""
+        now = time.monotonic()
+        since, count = self._refused.get(host, (0.0, 0))
+        if now - since >= REFUSAL_LOG_INTERVAL:
+            server_logger().warning(
+                "refused connections from %s: it holds %d open "
+                "(MAX_CONNECTIONS_PER_ADDRESS); %d more refused since the last line",
+                host,
+                self.per_address,
+                count,
+            )
+            self._refused[host] = (now, 0)
+        else:
+            self._refused[host] = (since, count + 1)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class StalledInput:
+    """``wsgi.input`` whose read that times out answers ``408`` and ends the connection."""
+
+    def __init__(self, stream, sock) -> None:
+        self._stream = stream
+        self._sock = sock
+
+    def _guard(self, method: str, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except TimeoutError:
+            # Nothing more is read from this client: what is left of the body reads as its end
+            # at once, and the server closes the connection after the answer.
+            try:
+                self._sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+            raise RequestTimeout("The request body stalled; the connection is closed") from None
+
+    def read(self, size=None):
+        """Read as the server's input does."""
+        return self._guard("read", size)
+
+    def readline(self, size=None):
+        """Read a line as the server's input does."""
+        return self._guard("readline", size)
+
+    def readlines(self, hint=None):
+        """Read lines as the server's input does."""
+        return self._guard("readlines", hint)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+#: The request being served by this (green) thread, for the server's log lines.
+_current = threading.local()
+
+
+class Protocol(eventlet.wsgi.HttpProtocol):
+    """eventlet's HTTP protocol with a deadline on each request's head and a guarded body.
+
+    ``header_timeout`` is set on a subclass by ``protocol()``.
+    """
+
+    header_timeout: float = 15.0
+
+    def handle_one_request(self) -> None:
+        """Serve one request, closing the connection if its head is not read in time."""
+        self._head_timer = eventlet.Timeout(self.header_timeout)
+        try:
+            super().handle_one_request()
+        except eventlet.Timeout as exc:
+            if exc is not self._head_timer:
+                raise
+            self.close_connection = 1
+        finally:
+            self._head_timer.cancel()
+            _current.request = None
+
+    def parse_request(self) -> bool:
+        """Read the headers, then let the request take its time: the deadline is met."""
+        try:
+            return super().parse_request()
+        finally:
+            self._head_timer.cancel()
+            _current.request = (self.client_address[0], getattr(self, "requestline", ""))
+
+    def get_environ(self) -> dict:
+        """Return the request's environ, its body read through ``StalledInput``."""
+        environ = super().get_environ()
+        environ["wsgi.input"] = StalledInput(environ["wsgi.input"], self.connection)
+        return environ
+
+
+def protocol(base: type[eventlet.wsgi.HttpProtocol], header_timeout: float) -> type:
+    """Return ``base`` (a ``Protocol`` subclass) with its head deadline set."""
+    return type(base.__name__, (base,), {"header_timeout": header_timeout})
+
+
+class ServerLog:
+    """The ``log`` of eventlet's server: one line for a departed client, errors always.
+
+    eventlet writes a traceback for any error while it sends an answer, a client
+    that closed its event stream included; it writes it from inside its ``except``,
+    so the error at hand says which it is.
+    """
+
+    def __init__(self, access: bool) -> None:
+        self.access = access
+        self.logger = server_logger()
+
+    def info(self, msg: str, *args, **kwargs) -> None:
+        """A traceback (an error) or, with the access log on, an access or start line."""
+        text = msg % args if args else msg
+        if not text.startswith("Traceback"):
+            if self.access:
+                self.logger.info(text)
+            return
+        error = sys.exc_info()[1]
+        if isinstance(error, (*CLIENT_GONE, TimeoutError)):
+            if self.access:
+                address, line = getattr(_current, "request", None) or ("?", "?")
+                self.logger.info(
+                    '%s left before the answer to "%s" was sent (%s)',
+                    address,
+                    line,
+                    type(error).__name__,
+                )
+            return
+        self.logger.error(text.rstrip("\n"))
+
+    def error(self, msg: str, *args, **kwargs) -> None:
+        """A problem the server met."""
+        self.logger.error(msg % args if args else msg)
+
+    def debug(self, msg: str, *args, **kwargs) -> None:
+        """eventlet's debugging lines (each accepted connection): not kept."""
+
+    def write(self, msg: str, *args) -> None:
+        """Written as ``info``."""
+        self.info(msg.rstrip("\n"), *args)
+
+
+def serve(app, host: str, port: int, config, *, access_log: bool, **options) -> None:
+    """Serve ``app`` on ``host:port`` with eventlet until the process ends.
+
+    ``config`` gives the cap and the timeouts; ``options`` are eventlet's own
+    (``protocol`` a ``Protocol`` subclass, ``max_size``, ...).
+    """
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = Listener(eventlet.listen(address, family), config["MAX_CONNECTIONS_PER_ADDRESS"])
+    options["protocol"] = protocol(
+        options.get("protocol", Protocol), config["REQUEST_HEADER_TIMEOUT"]
+    )
+    eventlet.wsgi.server(
+        listener,
+        app,
+        log=ServerLog(access_log),
+        log_output=True,  # ServerLog chooses; eventlet's False would hide errors as well
+        debug=False,  # never a traceback in an answer
+        socket_timeout=config["REQUEST_BODY_TIMEOUT"],
+        environ={"wsgi.input_terminated": True},  # eventlet ends chunked and sized bodies
+        **options,
+    )

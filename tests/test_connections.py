@@ -1,0 +1,352 @@
+"""A hostile client against a real ``python app.py``: held connections, trickled heads,
+stalled and chunked bodies, departed event streams (payments/web/connections.py).
+
+127.0.0.2 plays the attacker (all of 127.0.0.0/8 is this machine's own); the
+bank and the load balancer come from 127.0.0.1. Every count and wait is bounded.
+"""
+
+import http.client
+import json
+import select
+import socket
+import time
+
+import pytest
+
+from payments.bank.signature import sign
+from payments.patterns import MAX_WEBHOOK_BODY
+from tests.live import LiveServer, create
+
+SECRET = "connections test secret"
+ATTACKER = "127.0.0.2"
+#: The cap of the servers under attack, and how many connections the attacker tries.
+CAP = 40
+ATTEMPTS = 600
+#: Head and body timeouts of the server that measures them, in seconds.
+TIMEOUT = 1.5
+
+
+def connect(port: int, source: str = "127.0.0.1", timeout: float = 10) -> socket.socket:
+    """Return a TCP connection to the server from ``source``."""
+    return socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
+    )
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Tell whether the server closes ``sock`` within ``within`` seconds (reading what it sends)."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+    return False
+
+
+def answer(sock: socket.socket, timeout: float = 10) -> tuple[int, dict, bytes]:
+    """Read one HTTP answer from ``sock``: (status, lower-cased headers, body)."""
+    sock.settimeout(timeout)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    body = response.read()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def notice(payment: dict) -> tuple[bytes, dict]:
+    """Return the bank's signed approval of ``payment``: (body, headers)."""
+    body = json.dumps(
+        {"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]}
+    ).encode()
+    return body, {"Content-Type": "application/json", "X-Webhook-Signature": sign(SECRET, body)}
+
+
+def timed(fn):
+    """Return (result of ``fn()``, seconds it took)."""
+    start = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - start
+
+
+def post(port: int, path: str, body: bytes, headers: dict, timeout: float = 10) -> int:
+    """POST from 127.0.0.1 on a new connection; return the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def get_status(port: int, path: str, source: str = "127.0.0.1", timeout: float = 10) -> int:
+    """GET ``path`` from ``source`` on a new connection; return the status."""
+    sock = connect(port, source, timeout)
+    try:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+        )
+        return answer(sock, timeout)[0]
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    """A server holding each address to CAP connections, heads allowed 60 s (held meanwhile)."""
+    workdir = tmp_path_factory.mktemp("capped")
+    with LiveServer(
+        workdir,
+        env={
+            "MAX_CONNECTIONS_PER_ADDRESS": str(CAP),
+            "REQUEST_HEADER_TIMEOUT": "60",
+            "PIX_WEBHOOK_SECRET": SECRET,
+            "SSE_KEEPALIVE_SECONDS": "1",
+        },
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    """A server whose heads and bodies have TIMEOUT seconds, with its access log on."""
+    workdir = tmp_path_factory.mktemp("strict")
+    with LiveServer(
+        workdir,
+        env={
+            "REQUEST_HEADER_TIMEOUT": str(TIMEOUT),
+            "REQUEST_BODY_TIMEOUT": str(TIMEOUT),
+            "PIX_WEBHOOK_SECRET": SECRET,
+            "ACCESS_LOG": "1",
+            "SSE_KEEPALIVE_SECONDS": "1",
+        },
+    ) as server:
+        yield server
+
+
+def test_an_address_holding_its_cap_of_half_sent_requests_leaves_the_bank_served(capped):
+    payment = create(capped.url)
+    held: list[socket.socket] = []
+    try:
+        for _ in range(ATTEMPTS):  # as many half-sent heads as the attacker can open
+            sock = connect(capped.port, ATTACKER)
+            held.append(sock)
+            try:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            except OSError:
+                pass  # already closed by the server
+        # Past the cap each one was closed at once: readable at EOF, well before any timeout.
+        time.sleep(1)
+        readable, _, _ = select.select(held, [], [], 0)
+        closed = [sock for sock in readable if closed_by_server(sock, 0.5)]
+        assert len(held) == ATTEMPTS
+        assert len(closed) == ATTEMPTS - CAP
+        still_open = [sock for sock in held if sock not in closed]
+        for sock in still_open:  # one more header line, slowly: still held, still waiting
+            sock.sendall(b"X-Slow: 1\r\n")
+        assert not any(closed_by_server(sock, 0.01) for sock in still_open)
+
+        # Meanwhile the bank's webhook and the load balancer's /health answer at once.
+        body, headers = notice(payment)
+        status, seconds = timed(
+            lambda: post(capped.port, "/payments/pix/confirmation", body, headers)
+        )
+        assert (status, seconds < 2) == (200, True)
+        status, seconds = timed(lambda: get_status(capped.port, "/health"))
+        assert (status, seconds < 2) == (200, True)
+        # The attacker's next connection is closed before any answer.
+        extra = connect(capped.port, ATTACKER)
+        held.append(extra)
+        assert closed_by_server(extra, 2)
+    finally:
+        for sock in held:
+            sock.close()
+    # Its connections gone, the address is served again.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if get_status(capped.port, "/health", ATTACKER, timeout=2) == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        pytest.fail("the attacker's address was not served again after it let go")
+    assert "refused connections from 127.0.0.2" in capped.log()
+    assert "Traceback" not in capped.log()
+
+
+def test_a_head_trickled_one_line_at_a_time_is_closed_after_the_header_timeout(strict):
+    sock = connect(strict.port)
+    try:
+        start = time.monotonic()
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        for n in range(20):  # one header line every 0.4 s: it never stops coming
+            sock.settimeout(0.4)
+            try:
+                if not sock.recv(1):
+                    break
+            except TimeoutError:
+                pass
+            except ConnectionResetError:
+                break
+            try:
+                sock.sendall(f"X-Slow-{n}: 1\r\n".encode())
+            except OSError:
+                break
+        else:
+            pytest.fail("a trickled head was not closed within 8 s")
+        assert TIMEOUT - 0.2 <= time.monotonic() - start <= TIMEOUT + 3
+    finally:
+        sock.close()
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(strict):
+    sock = connect(strict.port)
+    try:
+        start = time.monotonic()
+        assert closed_by_server(sock, TIMEOUT + 3)
+        assert time.monotonic() - start >= TIMEOUT - 0.2
+    finally:
+        sock.close()
+
+
+def test_a_complete_head_may_be_answered_later_than_the_header_timeout(strict):
+    # The deadline is on the head; a long poll held longer than it is answered.
+    payment = create(strict.url)
+    status, seconds = timed(
+        lambda: get_status(
+            strict.port, f"/payments/pix/{payment['id']}/status?wait=3&status=pending"
+        )
+    )
+    assert status == 200
+    assert seconds >= 2.5
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_that_stalls_is_answered_408_and_its_connection_closed(strict, framing):
+    payment = create(strict.url)
+    body, headers = notice(payment)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    size = (
+        f"Content-Length: {len(body)}\r\n"
+        if framing == "content-length"
+        else "Transfer-Encoding: chunked\r\n"
+    )
+    sock = connect(strict.port)
+    try:
+        sock.sendall(
+            f"POST /payments/pix/confirmation HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+            f"{size}\r\n".encode()
+        )
+        sock.sendall(
+            body[:10] if framing == "content-length" else f"{len(body):x}\r\n".encode() + body[:10]
+        )
+        start = time.monotonic()
+        status, _, text = answer(sock, TIMEOUT + 5)
+        waited = time.monotonic() - start
+        assert status == 408
+        assert json.loads(text) == {"message": "The request body stalled; the connection is closed"}
+        assert TIMEOUT - 0.2 <= waited <= TIMEOUT + 3
+        assert closed_by_server(sock, 2)
+    finally:
+        sock.close()
+    _, state = http_json(strict, f"/payments/pix/{payment['id']}/status")
+    assert state["status"] == "pending"
+
+
+def http_json(server: LiveServer, path: str) -> tuple[int, dict]:
+    """GET ``path``; return (status, JSON body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def chunked(body: bytes, pieces: int = 3) -> bytes:
+    """Return ``body`` in ``Transfer-Encoding: chunked`` framing, in ``pieces`` chunks."""
+    step = max(1, -(-len(body) // pieces))
+    framed = b"".join(
+        f"{len(part):x}\r\n".encode() + part + b"\r\n"
+        for part in (body[i : i + step] for i in range(0, len(body), step))
+    )
+    return framed + b"0\r\n\r\n"
+
+
+def test_a_signed_chunked_notice_is_read_and_confirms_the_charge(strict):
+    payment = create(strict.url)
+    body, headers = notice(payment)
+    connection = http.client.HTTPConnection("127.0.0.1", strict.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/payments/pix/confirmation")
+        for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+            connection.putheader(name, value)
+        connection.endheaders(chunked(body))
+        response = connection.getresponse()
+        result = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 200, result
+    assert result["message"] == "The payment has been confirmed"
+    assert http_json(strict, f"/payments/pix/{payment['id']}/status")[1]["status"] == "paid"
+
+
+def test_a_chunked_body_over_the_webhook_limit_is_413(strict):
+    big = b'{"padding": "' + b"x" * MAX_WEBHOOK_BODY + b'"}'
+    sock = connect(strict.port)
+    try:
+        sock.sendall(
+            b"POST /payments/pix/confirmation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        try:
+            sock.sendall(chunked(big, pieces=64))
+        except OSError:
+            pass  # the server may answer and close before reading it all
+        status, _, text = answer(sock)
+    finally:
+        sock.close()
+    assert status == 413
+    assert "message" in json.loads(text)
+
+
+def test_a_page_that_leaves_its_event_stream_is_one_log_line(strict):
+    payment = create(strict.url)
+    sock = connect(strict.port)
+    sock.sendall(
+        f"GET /payments/pix/{payment['id']}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    )
+    sock.settimeout(10)
+    assert b"event: payment_status" in sock.recv(65536)
+    sock.close()  # the page is closed; the next keep-alive comment (1 s) finds it gone
+    events = f"GET /payments/pix/{payment['id']}/events HTTP/1.1"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        lines = [line for line in strict.log().splitlines() if events in line]
+        if len(lines) >= 2:  # the departure and the access line
+            break
+        time.sleep(0.2)
+    assert len(lines) == 2, strict.log()
+    assert lines[0].startswith(f'127.0.0.1 left before the answer to "{events}" was sent (')
+    assert "Traceback" not in strict.log()
+
+
+def test_without_the_access_log_a_departed_page_logs_nothing(capped):
+    payment = create(capped.url)
+    sock = connect(capped.port)
+    sock.sendall(
+        f"GET /payments/pix/{payment['id']}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    )
+    sock.settimeout(10)
+    assert b"event: payment_status" in sock.recv(65536)
+    sock.close()
+    time.sleep(3)  # two keep-alive comments: the departure is found
+    assert "Traceback" not in capped.log()
+    assert payment["id"] not in capped.log()
