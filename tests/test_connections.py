@@ -19,6 +19,8 @@ from tests.live import LiveServer, create
 
 SECRET = "connections test secret"
 ATTACKER = "127.0.0.2"
+#: A trusted proxy (nginx): every client behind it shares its address.
+PROXY = "127.0.0.3"
 #: The cap of the servers under attack, and how many connections the attacker tries.
 CAP = 40
 ATTEMPTS = 600
@@ -107,6 +109,7 @@ def capped(tmp_path_factory):
             "REQUEST_HEADER_TIMEOUT": "60",
             "PIX_WEBHOOK_SECRET": SECRET,
             "SSE_KEEPALIVE_SECONDS": "1",
+            "TRUSTED_PROXIES": PROXY,
         },
     ) as server:
         yield server
@@ -178,6 +181,19 @@ def test_an_address_holding_its_cap_of_half_sent_requests_leaves_the_bank_served
         pytest.fail("the attacker's address was not served again after it let go")
     assert "refused connections from 127.0.0.2" in capped.log()
     assert "Traceback" not in capped.log()
+
+
+def test_a_trusted_proxy_is_not_held_to_the_per_address_cap(capped):
+    held = [connect(capped.port, PROXY) for _ in range(CAP + 10)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.5)
+        assert not any(closed_by_server(sock, 0.01) for sock in held)
+        assert get_status(capped.port, "/health", PROXY) == 200
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def test_a_head_trickled_one_line_at_a_time_is_closed_after_the_header_timeout(strict):

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.request
@@ -34,7 +35,7 @@ def nginx_conf(workdir: Path, port: int, upstreams: list[int]) -> Path:
     conf.write_text(f"""{user}worker_processes 1;
 pid {workdir / 'nginx.pid'};
 error_log {workdir / 'error.log'} warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
 {temp}
@@ -51,7 +52,8 @@ def nginx_pair(tmp_path, redis_url):  # noqa: F811
     """Return (nginx URL, servers) with nginx started from deploy/nginx.conf."""
     service(NGINX is not None, "nginx is not installed (Debian: apt-get install nginx)")
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite'}",
-           "SOCKETIO_MESSAGE_QUEUE": redis_url}
+           "SOCKETIO_MESSAGE_QUEUE": redis_url,
+           "TRUSTED_PROXIES": "127.0.0.1"}  # as README says: nginx's address
     with servers(tmp_path, 2, env) as pair:
         port = free_port()
         conf = nginx_conf(tmp_path, port, [server.port for server in pair])
@@ -104,3 +106,41 @@ def test_page_through_nginx_hears_a_webhook_sent_to_the_other_process(nginx_pair
         assert_hears(page, payment, "paid", f"through nginx ({transport})")
     finally:
         page.close()
+
+
+#: What deploy/nginx.conf allows one client address: open requests (limit_conn).
+PER_ADDRESS = 100
+
+
+def open_stream(port: int, payment_id: str, source: str) -> tuple[socket.socket, bytes]:
+    """Open an event stream through nginx from ``source``; return it and its first bytes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(source, 0))
+    sock.sendall(f"GET /payments/pix/{payment_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                 .encode())
+    return sock, sock.recv(65536)
+
+
+def test_one_address_past_its_connections_is_429_and_the_others_are_served(nginx_pair, tmp_path):
+    url, pair = nginx_pair
+    port = int(url.rsplit(":", 1)[1])
+    payment = create(url)
+    streams = []
+    try:
+        # 127.0.0.2 holds as many event streams as nginx lets one address hold.
+        for _ in range(PER_ADDRESS):
+            sock, first = open_stream(port, payment["id"], "127.0.0.2")
+            streams.append(sock)
+            assert first.startswith(b"HTTP/1.1 200"), first[:200]
+        sock, first = open_stream(port, payment["id"], "127.0.0.2")
+        streams.append(sock)
+        assert first.startswith(b"HTTP/1.1 429"), first[:200]
+        # Everyone else is served, the bank's webhook included.
+        with urllib.request.urlopen(url + "/health", timeout=10) as response:
+            assert response.status == 200
+        status, _ = notify(url, payment)
+        assert status == 200
+    finally:
+        for sock in streams:
+            sock.close()
+    assert 'limiting connections by zone "pix_per_address"' in (
+        tmp_path / "error.log").read_text()

@@ -7,7 +7,8 @@ socket it is given, its ``protocol`` class, ``socket_timeout``, ``environ`` and
 - ``Listener`` wraps the listening socket: it counts the open connections of
   each client address and closes a new one at once past
   ``MAX_CONNECTIONS_PER_ADDRESS``, so one address cannot take every connection
-  the server has (the bank's webhook and ``/health`` keep being served).
+  the server has (the bank's webhook and ``/health`` keep being served). A
+  trusted proxy's address is not held (nginx limits each client itself).
 - ``Protocol`` gives each request ``REQUEST_HEADER_TIMEOUT`` seconds from the
   moment the server waits for it until its headers are read (a trickled head is
   closed however slowly it keeps coming; an idle keep-alive connection is closed
@@ -22,6 +23,8 @@ socket it is given, its ``protocol`` class, ``socket_timeout``, ``environ`` and
   traceback; the access lines only with ``ACCESS_LOG``.
 """
 
+import functools
+import ipaddress
 import logging
 import socket
 import sys
@@ -73,11 +76,18 @@ class Connection:
 
 
 class Listener:
-    """A listening socket that holds each client address to ``per_address`` open connections."""
+    """A listening socket that holds each client address to ``per_address`` open connections.
 
-    def __init__(self, sock: socket.socket, per_address: int) -> None:
+    The addresses of ``proxies`` (``TRUSTED_PROXIES``) are not held: every client
+    behind nginx comes from nginx's address, and nginx applies its own limits
+    per client (deploy/nginx.conf).
+    """
+
+    def __init__(self, sock: socket.socket, per_address: int, proxies: tuple = ()) -> None:
         self._sock = sock
         self.per_address = per_address
+        self._proxies = proxies
+        self._exempt = functools.lru_cache(maxsize=1024)(self._is_proxy)
         self.open: Counter[str] = Counter()
         self._refused: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
@@ -87,6 +97,8 @@ class Listener:
         while True:
             conn, address = self._sock.accept()
             host = address[0]
+            if self._proxies and self._exempt(host):
+                return conn, address
             with self._lock:
                 admitted = self.open[host] < self.per_address
                 if admitted:
@@ -95,6 +107,13 @@ class Listener:
                 return Connection(conn, lambda host=host: self._release(host)), address
             conn.close()
             self._note_refusal(host)
+
+    def _is_proxy(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._proxies)
 
     def _release(self, host: str) -> None:
         with self._lock:
@@ -256,7 +275,11 @@ def serve(app, host: str, port: int, config, *, access_log: bool, **options) -> 
     (``protocol`` a ``Protocol`` subclass, ``max_size``, ...).
     """
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    listener = Listener(eventlet.listen(address, family), config["MAX_CONNECTIONS_PER_ADDRESS"])
+    listener = Listener(
+        eventlet.listen(address, family),
+        config["MAX_CONNECTIONS_PER_ADDRESS"],
+        config["TRUSTED_PROXIES"],
+    )
     options["protocol"] = protocol(
         options.get("protocol", Protocol), config["REQUEST_HEADER_TIMEOUT"]
     )
