@@ -366,3 +366,25 @@ def test_without_the_access_log_a_departed_page_logs_nothing(capped):
     time.sleep(3)  # two keep-alive comments: the departure is found
     assert "Traceback" not in capped.log()
     assert payment["id"] not in capped.log()
+
+
+def test_the_connection_settings_default_to_the_contract(app):
+    assert app.config["MAX_CONNECTIONS_PER_ADDRESS"] == 500
+    assert app.config["REQUEST_HEADER_TIMEOUT"] == 15
+    assert app.config["REQUEST_BODY_TIMEOUT"] == 30
+
+
+def test_wrong_connection_settings_stop_the_start_one_line_each(tmp_path, monkeypatch):
+    from payments import create_app
+    from payments.settings import ConfigError
+
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_ADDRESS", "lots")
+    monkeypatch.setenv("REQUEST_HEADER_TIMEOUT", "0")
+    monkeypatch.setenv("REQUEST_BODY_TIMEOUT", "-5")
+    with pytest.raises(ConfigError) as raised:
+        create_app({"SECRET_KEY": "test"}, instance_path=str(tmp_path))
+    assert str(raised.value).splitlines() == [
+        "MAX_CONNECTIONS_PER_ADDRESS must be a whole number from 1 to 1000000, not 'lots'",
+        "REQUEST_HEADER_TIMEOUT must be a number of seconds from 0.1 to 3600, not '0'",
+        "REQUEST_BODY_TIMEOUT must be a number of seconds from 0.1 to 3600, not '-5'",
+    ]

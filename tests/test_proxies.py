@@ -238,3 +238,13 @@ def test_a_body_without_content_length_keeps_the_size_limit(made, path, limit):
     body = b'{"value": 1, "x": "' + b"x" * (limit - 21) + b'"}'
     response = chunked_post(client, path, body, {"Content-Type": "application/json"})
     assert response.status_code != 413
+
+
+def test_the_old_proxy_count_stops_the_server_with_one_line(tmp_path):
+    from tests.test_start import start, the_line
+
+    done = start(tmp_path, "eventlet", TRUSTED_PROXIES="1")
+    assert the_line(done) == (
+        "error: TRUSTED_PROXIES: '1' is a count of proxies, which is no longer accepted: give "
+        "the proxies' addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8 (unset: trust none)"
+    )
