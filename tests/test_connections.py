@@ -143,25 +143,32 @@ def test_an_address_holding_its_cap_of_half_sent_requests_leaves_the_bank_served
                 sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             except OSError:
                 pass  # already closed by the server
-        # Past the cap each one was closed at once: readable at EOF, well before any timeout.
-        time.sleep(1)
-        readable, _, _ = select.select(held, [], [], 0)
-        closed = [sock for sock in readable if closed_by_server(sock, 0.5)]
+        # Past the cap each one was closed at once, before anything was read: at EOF well
+        # before the head's 60 s (a loaded machine may take a moment to go through them).
+        closed: list[socket.socket] = []
+        deadline = time.monotonic() + 10
+        while len(closed) < ATTEMPTS - CAP and time.monotonic() < deadline:
+            waiting = [sock for sock in held if sock not in closed]
+            readable, _, _ = select.select(waiting, [], [], 0.2)
+            closed += [sock for sock in readable if closed_by_server(sock, 0.5)]
+        time.sleep(0.5)
+        readable, _, _ = select.select([s for s in held if s not in closed], [], [], 0)
         assert len(held) == ATTEMPTS
-        assert len(closed) == ATTEMPTS - CAP
+        assert (len(closed), len(readable)) == (ATTEMPTS - CAP, 0)
         still_open = [sock for sock in held if sock not in closed]
         for sock in still_open:  # one more header line, slowly: still held, still waiting
             sock.sendall(b"X-Slow: 1\r\n")
         assert not any(closed_by_server(sock, 0.01) for sock in still_open)
 
-        # Meanwhile the bank's webhook and the load balancer's /health answer at once.
+        # Meanwhile the bank's webhook and the load balancer's /health answer at once (the
+        # bound is generous for a loaded test machine).
         body, headers = notice(payment)
         status, seconds = timed(
             lambda: post(capped.port, "/payments/pix/confirmation", body, headers)
         )
-        assert (status, seconds < 2) == (200, True)
+        assert (status, seconds < 3) == (200, True)
         status, seconds = timed(lambda: get_status(capped.port, "/health"))
-        assert (status, seconds < 2) == (200, True)
+        assert (status, seconds < 3) == (200, True)
         # The attacker's next connection is closed before any answer.
         extra = connect(capped.port, ATTACKER)
         held.append(extra)
