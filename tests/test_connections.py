@@ -9,6 +9,7 @@ import http.client
 import json
 import select
 import socket
+import sys
 import time
 
 import pytest
@@ -395,3 +396,46 @@ def test_wrong_connection_settings_stop_the_start_one_line_each(tmp_path, monkey
         "REQUEST_HEADER_TIMEOUT must be a number of seconds from 0.1 to 3600, not '0'",
         "REQUEST_BODY_TIMEOUT must be a number of seconds from 0.1 to 3600, not '-5'",
     ]
+
+
+#: ``python app.py`` with the process's limit of open files set to ``FILES``.
+FILES = 150
+LOW_ULIMIT = [
+    sys.executable,
+    "-c",
+    "import resource, runpy, sys; "
+    f"resource.setrlimit(resource.RLIMIT_NOFILE, ({FILES}, {FILES})); "
+    "sys.argv = ['app.py']; runpy.run_path('app.py', run_name='__main__')",
+]
+
+
+def test_a_server_out_of_file_descriptors_keeps_running_and_recovers(tmp_path):
+    # A careless operator's ulimit -n below what the connections need: eventlet's server
+    # ended (and the process with it) on the first accept() that failed with EMFILE.
+    with LiveServer(tmp_path, argv=LOW_ULIMIT) as server:
+        held = []
+        try:
+            for _ in range(FILES + 50):
+                try:
+                    held.append(connect(server.port, ATTACKER, timeout=3))
+                except OSError:
+                    break  # the kernel's backlog is full too
+            assert len(held) > FILES  # more than the server could take
+            time.sleep(1)
+            assert server.process.poll() is None, server.log()
+        finally:
+            for sock in held:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if get_status(server.port, "/health", timeout=2) == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not serve again:\n" + server.log())
+        assert server.process.poll() is None
+    log = server.log()
+    assert "cannot accept connections: Too many open files" in log
+    assert f"the limit of open files (ulimit -n) is {FILES}, below MAX_CONNECTIONS" in log

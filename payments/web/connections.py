@@ -23,9 +23,11 @@ socket it is given, its ``protocol`` class, ``socket_timeout``, ``environ`` and
   traceback; the access lines only with ``ACCESS_LOG``.
 """
 
+import errno
 import functools
 import ipaddress
 import logging
+import resource
 import socket
 import sys
 import threading
@@ -42,6 +44,13 @@ CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 #: Seconds between two log lines about one address's refused connections.
 REFUSAL_LOG_INTERVAL = 60
+
+#: ``accept()`` errors that mean "no file descriptor (or memory) for one more connection now".
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+#: Seconds to wait before accepting again when out of descriptors.
+EXHAUSTED_RETRY_SECONDS = 0.1
+#: File descriptors a process needs beyond its connections (database, Redis, logs, files).
+SPARE_DESCRIPTORS = 100
 
 logger = logging.getLogger("payments.server")
 
@@ -90,12 +99,22 @@ class Listener:
         self._exempt = functools.lru_cache(maxsize=1024)(self._is_proxy)
         self.open: Counter[str] = Counter()
         self._refused: dict[str, tuple[float, int]] = {}
+        self._exhausted_at = -float("inf")
         self._lock = threading.Lock()
 
     def accept(self) -> tuple[Connection, tuple]:
         """Return the next connection whose address is under its cap; close the others."""
         while True:
-            conn, address = self._sock.accept()
+            try:
+                conn, address = self._sock.accept()
+            except OSError as exc:
+                if exc.errno not in OUT_OF_DESCRIPTORS:
+                    raise
+                # eventlet's server would end on it, the process with it: wait for a
+                # connection to close instead, serving the open ones meanwhile.
+                self._note_exhaustion(exc)
+                eventlet.sleep(EXHAUSTED_RETRY_SECONDS)
+                continue
             host = address[0]
             if self._proxies and self._exempt(host):
                 return conn, address
@@ -120,6 +139,18 @@ class Listener:
             self.open[host] -= 1
             if self.open[host] <= 0:
                 del self.open[host]
+
+    def _note_exhaustion(self, exc: OSError) -> None:
+        """Log that no connection can be accepted: at most once a minute."""
+        now = time.monotonic()
+        if now - self._exhausted_at >= REFUSAL_LOG_INTERVAL:
+            self._exhausted_at = now
+            server_logger().error(
+                "cannot accept connections: %s (the process's limit of open files, ulimit -n, "
+                "is %d); waiting for some to close",
+                exc.strerror,
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            )
 
     def _note_refusal(self, host: str) -> None:
         """Log refusals of ``host``: the first at once, then a count at most once a minute."""
@@ -268,12 +299,35 @@ class ServerLog:
         self.info(msg.rstrip("\n"), *args)
 
 
+def open_files_for(connections: int) -> None:
+    """Raise the process's soft limit of open files towards ``connections`` plus spares.
+
+    Only as far as the hard limit allows; below what is wanted, a warning says so.
+    """
+    wanted = connections + SPARE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if target > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        server_logger().warning(
+            "the limit of open files (ulimit -n) is %d, below MAX_CONNECTIONS (%d) plus %d: "
+            "past it new connections wait; raise the limit or lower MAX_CONNECTIONS",
+            soft,
+            connections,
+            SPARE_DESCRIPTORS,
+        )
+
+
 def serve(app, host: str, port: int, config, *, access_log: bool, **options) -> None:
     """Serve ``app`` on ``host:port`` with eventlet until the process ends.
 
     ``config`` gives the cap and the timeouts; ``options`` are eventlet's own
     (``protocol`` a ``Protocol`` subclass, ``max_size``, ...).
     """
+    open_files_for(options.get("max_size") or 1024)
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     listener = Listener(
         eventlet.listen(address, family),
