@@ -8,6 +8,7 @@ origin check) sees them. ``X-Forwarded-Host`` is never believed. With
 never names the host the client sent: its ``Location`` is made relative.
 """
 
+import functools
 import ipaddress
 import json
 from collections.abc import Callable, Iterable
@@ -100,6 +101,10 @@ class ProxyHeaders:
     def __init__(self, app: Callable, networks: tuple[Network, ...]) -> None:
         self.app = app
         self.networks = networks
+        # The peer is nearly always one of a few proxies: remember the answer per address.
+        self._peer_is_proxy = functools.lru_cache(maxsize=1024)(
+            lambda peer: self.trusted(_address(peer))
+        )
 
     def trusted(self, address) -> bool:
         """Tell whether ``address`` (an ``ip_address`` or None) is one of the trusted proxies."""
@@ -108,7 +113,7 @@ class ProxyHeaders:
     def __call__(self, environ: dict, start_response: Callable):
         for name in NEVER_BELIEVED:
             environ.pop(name, None)
-        if self.trusted(_address(environ.get("REMOTE_ADDR", ""))):
+        if self.networks and self._peer_is_proxy(environ.get("REMOTE_ADDR", "")):
             # Right to left: each proxy appends the address it saw; the first one that is not
             # a trusted proxy is the client. A malformed entry stops the walk where it is.
             client = environ["REMOTE_ADDR"]
