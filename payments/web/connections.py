@@ -8,7 +8,10 @@ socket it is given, its ``protocol`` class, ``socket_timeout``, ``environ`` and
   each client address and closes a new one at once past
   ``MAX_CONNECTIONS_PER_ADDRESS``, so one address cannot take every connection
   the server has (the bank's webhook and ``/health`` keep being served). A
-  trusted proxy's address is not held (nginx limits each client itself).
+  trusted proxy's address is not held (nginx limits each client itself). Out
+  of file descriptors, it waits for connections to close (eventlet's server
+  would end, and the process with it); ``open_files_for`` raises the soft
+  limit at start as far as the hard one allows.
 - ``Protocol`` gives each request ``REQUEST_HEADER_TIMEOUT`` seconds from the
   moment the server waits for it until its headers are read (a trickled head is
   closed however slowly it keeps coming; an idle keep-alive connection is closed
