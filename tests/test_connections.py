@@ -306,20 +306,34 @@ def chunked(body: bytes, pieces: int = 3) -> bytes:
 
 def test_a_signed_chunked_notice_is_read_and_confirms_the_charge(strict):
     payment = create(strict.url)
+    status, result = send_chunked_notice(strict.port, payment)
+    assert status == 200, result
+    assert result["message"] == "The payment has been confirmed"
+    assert http_json(strict, f"/payments/pix/{payment['id']}/status")[1]["status"] == "paid"
+
+
+def send_chunked_notice(port: int, payment: dict) -> tuple[int, dict]:
+    """POST the signed approval of ``payment`` in chunks; return (status, JSON body)."""
     body, headers = notice(payment)
-    connection = http.client.HTTPConnection("127.0.0.1", strict.port, timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.putrequest("POST", "/payments/pix/confirmation")
         for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
             connection.putheader(name, value)
         connection.endheaders(chunked(body))
         response = connection.getresponse()
-        result = json.loads(response.read())
+        return response.status, json.loads(response.read())
     finally:
         connection.close()
-    assert response.status == 200, result
-    assert result["message"] == "The payment has been confirmed"
-    assert http_json(strict, f"/payments/pix/{payment['id']}/status")[1]["status"] == "paid"
+
+
+def test_under_gunicorn_a_signed_chunked_notice_is_read_too(tmp_path):
+    from tests.test_gunicorn import GUNICORN
+
+    with LiveServer(tmp_path, env={"PIX_WEBHOOK_SECRET": SECRET}, argv=GUNICORN) as server:
+        payment = create(server.url)
+        status, result = send_chunked_notice(server.port, payment)
+    assert (status, result["message"]) == (200, "The payment has been confirmed")
 
 
 def test_a_chunked_body_over_the_webhook_limit_is_413(strict):
