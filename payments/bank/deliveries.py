@@ -4,6 +4,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
 from payments.bank.models import WebhookDelivery
+from payments.bank.redaction import redact
 from payments.extensions import db
 from payments.patterns import DELIVERY_BODY_LIMIT
 
@@ -23,12 +24,15 @@ def record(route: str | None, body: bytes, signature_ok: bool | None,
            body_size: int | None = None) -> int:
     """Store a delivery as received, in its own commit; return its id.
 
-    ``route`` is the endpoint's name (``webhooks.confirmation``), not its path.
+    ``route`` is the endpoint's name (``webhooks.confirmation``), not its path. The body is
+    stored with the payer's personal data taken out (``redaction.redact``), cut at
+    ``BODY_LIMIT``; ``body_size`` is the length received. A delivery whose signature failed
+    is stored without its body: pass ``b""`` and its size.
     """
     with db.engine.begin() as connection:
         result = connection.execute(_INSERT, {
             "route": route,
-            "body": body[:BODY_LIMIT],
+            "body": redact(body)[:BODY_LIMIT] if body else b"",
             "body_size": len(body) if body_size is None else body_size,
             "signature_ok": signature_ok,
         })
@@ -45,6 +49,20 @@ def finish(delivery_id: int, status_code: int, result: str, changes: int | None 
     except Exception:  # the answer to the bank matters more than this line of the log
         db.session.rollback()
         current_app.logger.exception("could not record the result of delivery %s", delivery_id)
+
+
+def body_kept(delivery: WebhookDelivery) -> str:
+    """Say what the log kept of a delivery's body: ``whole``, ``cut`` or ``none``.
+
+    ``none``: refused before it was read (413) or its signature failed. ``cut``: it (after
+    redaction) was longer than ``BODY_LIMIT``; a redacted body may differ in length from the
+    one received, which is why a stored body of exactly the limit whose size differs is cut.
+    """
+    if not delivery.body and delivery.body_size:
+        return "none"
+    if len(delivery.body) >= BODY_LIMIT and delivery.body_size != len(delivery.body):
+        return "cut"
+    return "whole"
 
 
 def recent(limit: int) -> list[WebhookDelivery]:
