@@ -34,6 +34,7 @@ ENV_SETTINGS = (
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
+    "DELIVERY_LOG_RETENTION_DAYS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -75,6 +76,9 @@ DEFAULTS = {
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
     # python-engineio's as it ships; docs/benchmarks.md gives what each costs per page.
     "LEAN_WEBSOCKETS": True,
+    # Days the bank webhook's delivery log keeps a delivery; older ones are deleted by the
+    # background task and ``flask deliveries prune`` (LGPD: keep no longer than needed).
+    "DELIVERY_LOG_RETENTION_DAYS": 90,
 }
 
 
@@ -96,6 +100,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _pix(app)
     _limits(app)
     _realtime(app)
+    _delivery_log(app)
     _environment(app)
 
 
@@ -210,6 +215,26 @@ def _realtime(app: Flask) -> None:
             raise ConfigError(f"LEAN_WEBSOCKETS must be 1 or 0, not {lean!r}")
         lean = lean.strip().lower() in ("1", "true")
     app.config["LEAN_WEBSOCKETS"] = bool(lean)
+
+
+#: Longest ``DELIVERY_LOG_RETENTION_DAYS``: ten years.
+MAX_RETENTION_DAYS = 3650
+
+
+def _delivery_log(app: Flask) -> None:
+    """Check how long the delivery log keeps a delivery.
+
+    :raise ConfigError: it is not a whole number of days from 1 to ``MAX_RETENTION_DAYS``.
+    """
+    value = app.config["DELIVERY_LOG_RETENTION_DAYS"]
+    try:
+        days = int(str(value).strip())
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"DELIVERY_LOG_RETENTION_DAYS must be a whole number of days from 1 "
+                          f"to {MAX_RETENTION_DAYS}: {value!r}")
+    app.config["DELIVERY_LOG_RETENTION_DAYS"] = days
 
 
 def _environment(app: Flask) -> None:

@@ -8,15 +8,20 @@ The API Pix bodies are the examples of bacen/pix-api's openapi.yaml (``pixWebhoo
 import copy
 import json
 import os
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from payments import create_app
+from payments.bank import deliveries
 from payments.bank.models import WebhookDelivery
 from payments.bank.redaction import redact
 from payments.bank.signature import sign
+from payments.charges.models import utcnow
 from payments.extensions import db
+from payments.settings import ConfigError
 
 PIX = "/payments/pix/confirmation/pix"
 CONFIRMATION = "/payments/pix/confirmation"
@@ -305,3 +310,124 @@ def test_no_body_keeps_a_cpf_or_cnpj(document, key, number):
 
     assert number.encode() not in stored
     assert json.loads(stored)["extra"] == json.loads(redact(json.dumps(document).encode()))
+
+
+# 3. Retention: older deliveries are deleted on schedule and on demand.
+
+
+def aged(app, days_ago: dict[int, float]) -> None:
+    """Make delivery ``id`` received ``days`` ago, for each pair."""
+    with app.app_context():
+        for delivery_id, days in days_ago.items():
+            db.session.query(WebhookDelivery).filter_by(id=delivery_id).update(
+                {"received_at": utcnow() - timedelta(days=days)}
+            )
+        db.session.commit()
+
+
+def three_deliveries(client, app) -> None:
+    for _ in range(3):
+        client.post(CONFIRMATION, data=b"{}", content_type="application/json")
+    aged(app, {1: 91, 2: 89.9, 3: 0})
+
+
+def test_the_background_tick_deletes_deliveries_older_than_the_retention(client, app):
+    from payments import background
+
+    three_deliveries(client, app)
+
+    with app.app_context():
+        background.tick()
+
+    assert [row.id for row in logged(app)] == [2, 3]
+
+
+def test_the_retention_is_a_setting(client, app):
+    app.config["DELIVERY_LOG_RETENTION_DAYS"] = 30
+    three_deliveries(client, app)
+    aged(app, {3: 29})
+
+    with app.app_context():
+        assert deliveries.prune() == 2
+
+    assert [row.id for row in logged(app)] == [3]
+
+
+def test_prune_on_demand_says_how_many(client, app):
+    three_deliveries(client, app)
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "prune"])
+    again = app.test_cli_runner().invoke(args=["deliveries", "prune"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Deleted 1 delivery older than 90 days.\n"
+    assert again.output == "Deleted 0 deliveries older than 90 days.\n"
+    assert [row.id for row in logged(app)] == [2, 3]
+
+
+def test_prune_with_days(client, app):
+    three_deliveries(client, app)
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "prune", "--days", "1"])
+
+    assert result.output == "Deleted 2 deliveries older than 1 day.\n"
+    assert [row.id for row in logged(app)] == [3]
+
+
+def test_prune_deletes_a_backlog_in_batches(client, app, monkeypatch):
+    monkeypatch.setattr(deliveries, "PRUNE_BATCH", 2)
+    for _ in range(5):
+        client.post(CONFIRMATION, data=b"{}", content_type="application/json")
+    aged(app, dict.fromkeys(range(1, 6), 100))
+
+    with app.app_context():
+        assert deliveries.prune() == 5
+
+    assert logged(app) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ninety", "3651", "1.5", ""])
+def test_a_bad_retention_stops_the_start(tmp_path, value):
+    with pytest.raises(ConfigError, match="DELIVERY_LOG_RETENTION_DAYS must be a whole number"):
+        create_app({"DELIVERY_LOG_RETENTION_DAYS": value, "SECRET_KEY": "x"}, str(tmp_path))
+
+
+def test_the_retention_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DELIVERY_LOG_RETENTION_DAYS", " 7 ")
+
+    app = create_app({"SECRET_KEY": "x"}, str(tmp_path))
+
+    assert app.config["DELIVERY_LOG_RETENTION_DAYS"] == 7
+
+
+# 4. A delivery without a result is marked interrupted at the next start.
+
+
+def test_a_delivery_left_without_a_result_is_marked_interrupted_at_start(create, app):
+    payment = create()
+    body = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": 150.5}).encode()
+    with app.app_context():
+        left = deliveries.record("webhooks.confirmation", body, None)  # then the process died
+        done = deliveries.record("webhooks.confirmation", body, None)
+        deliveries.finish(done, 200, "The payment has been confirmed", 1)
+
+    from payments.boot import mark_interrupted_deliveries
+
+    mark_interrupted_deliveries(app)
+
+    rows = {row.id: row for row in logged(app)}
+    assert (rows[left].status_code, rows[left].result) == (None, deliveries.INTERRUPTED)
+    assert rows[done].result == "The payment has been confirmed"
+    listed = app.test_cli_runner().invoke(args=["deliveries", "list"]).output
+    assert f"#{left} " in listed and "  -  " in listed and "interrupted" in listed
+
+
+def test_an_interrupted_delivery_finished_by_another_process_keeps_its_real_result(app):
+    with app.app_context():
+        delivery_id = deliveries.record("webhooks.confirmation", b"{}", None)
+        assert deliveries.mark_interrupted() == 1  # another process starts meanwhile
+        deliveries.finish(delivery_id, 400, "The request body must be a JSON object")
+        assert deliveries.mark_interrupted() == 0
+
+    [row] = logged(app)
+    assert (row.status_code, row.result) == (400, "The request body must be a JSON object")
