@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from limits import parse_many
 
+from payments.database import restrict
 from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
@@ -112,7 +113,7 @@ def _database(app: Flask) -> None:
     """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     if str(url).startswith("postgresql"):
@@ -122,19 +123,23 @@ def _database(app: Flask) -> None:
 
 
 def _secret_key(app: Flask) -> None:
-    """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``."""
+    """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``.
+
+    The file is created readable by its owner only (``0600``); one found wider is set so.
+    """
     if app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY_GENERATED"] = False
         return
     app.config["SECRET_KEY_GENERATED"] = True
     path = Path(app.instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        with open(path, "x", encoding="ascii") as fh:
-            os.chmod(path, 0o600)
-            fh.write(secrets.token_hex(32))
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        restrict(str(path))
+    else:
+        with os.fdopen(descriptor, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
     app.config["SECRET_KEY"] = path.read_text(encoding="ascii").strip()
 
 
