@@ -22,6 +22,8 @@ from payments.bank.signature import sign
 from payments.charges.models import utcnow
 from payments.extensions import db
 from payments.settings import ConfigError
+from tests.apps import migrated_app
+from tests.backends import postgres_url  # noqa: F401  (fixture)
 
 PIX = "/payments/pix/confirmation/pix"
 CONFIRMATION = "/payments/pix/confirmation"
@@ -431,3 +433,29 @@ def test_an_interrupted_delivery_finished_by_another_process_keeps_its_real_resu
 
     [row] = logged(app)
     assert (row.status_code, row.result) == (400, "The request body must be a JSON object")
+
+
+def test_prune_and_interrupted_on_postgresql(tmp_path, postgres_url):  # noqa: F811
+    from payments.boot import mark_interrupted_deliveries
+
+    app = migrated_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}, str(tmp_path))
+    with app.app_context():
+        old, fresh, left = (
+            deliveries.record("webhooks.confirmation", b"{}", None) for _ in range(3)
+        )
+        deliveries.finish(old, 400, "The request body must be a JSON object")
+        deliveries.finish(fresh, 400, "The request body must be a JSON object")
+    aged(app, {old: 91})
+
+    mark_interrupted_deliveries(app)
+    with app.app_context():
+        assert deliveries.prune() == 1
+        db.engine.dispose()
+
+    rows = logged(app)
+    assert [(row.id, row.result) for row in rows] == [
+        (fresh, "The request body must be a JSON object"),
+        (left, deliveries.INTERRUPTED),
+    ]
+    with app.app_context():
+        db.engine.dispose()
