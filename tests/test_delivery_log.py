@@ -225,8 +225,31 @@ def test_a_body_cut_at_the_limit_is_redacted_before_it_is_cut(client, app):
     client.post(PIX, data=body, content_type="application/json")
 
     [row] = logged(app)
-    assert len(row.body) == 64 * 1024
+    assert row.body.startswith(b'{"pix": [{"pagador": "***", "pad": "xxx')
+    assert len(row.body) <= 64 * 1024
     assert personal_data_in(row.body) == []
+    assert deliveries.body_kept(row) == "cut"
+
+
+def test_a_cpf_across_the_cut_is_masked_whole():
+    body = b'{"memo": "' + b"x" * (64 * 1024 - 15) + f' {CPF} "}}'.encode()
+
+    stored = redact(body, 64 * 1024)
+
+    assert len(stored) <= 64 * 1024
+    assert b"x ***" in stored and CPF[:4].encode() not in stored
+
+
+def test_nested_personal_values_are_masked_to_their_end_in_text():
+    """Past the kept length, or not JSON: an object or list under a personal key goes whole."""
+    body = (
+        b'{"pix": [{"pagador": {"cpf": "1", "endereco": {"rua": "Rua das Flores 10"}}, '
+        b'"devedor": ["Ana", {"nome": "Ana"}], "infoPagador": "a \\" b", "txid": "t1"}'
+    )  # cut short: not JSON
+
+    assert redact(body) == (
+        b'{"pix": [{"pagador": "***", "devedor": "***", "infoPagador": "***", "txid": "t1"}'
+    )
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def record(route: str | None, body: bytes, signature_ok: bool | None,
     with db.engine.begin() as connection:
         result = connection.execute(_INSERT, {
             "route": route,
-            "body": redact(body)[:BODY_LIMIT] if body else b"",
+            "body": redact(body, BODY_LIMIT) if body else b"",
             "body_size": len(body) if body_size is None else body_size,
             "signature_ok": signature_ok,
         })
@@ -61,13 +61,12 @@ def finish(delivery_id: int, status_code: int, result: str, changes: int | None 
 def body_kept(delivery: WebhookDelivery) -> str:
     """Say what the log kept of a delivery's body: ``whole``, ``cut`` or ``none``.
 
-    ``none``: refused before it was read (413) or its signature failed. ``cut``: it (after
-    redaction) was longer than ``BODY_LIMIT``; a redacted body may differ in length from the
-    one received, which is why a stored body of exactly the limit whose size differs is cut.
+    ``none``: refused before it was read (413) or its signature failed. ``cut``: it was
+    longer than ``BODY_LIMIT``, or its redacted form reaches it (the mask may lengthen it).
     """
     if not delivery.body and delivery.body_size:
         return "none"
-    if len(delivery.body) >= BODY_LIMIT and delivery.body_size != len(delivery.body):
+    if delivery.body_size > BODY_LIMIT or len(delivery.body) >= BODY_LIMIT:
         return "cut"
     return "whole"
 

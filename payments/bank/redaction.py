@@ -1,6 +1,6 @@
 """The payer's personal data taken out of a webhook body before the delivery log stores it.
 
-``redact(body)`` is the one place this is decided. What goes, replaced by ``"***"``:
+``redact(body, keep)`` is the one place this is decided. What goes, replaced by ``"***"``:
 
 - the whole value of ``infoPagador``, ``pagador``, ``devedor``, ``nome``, ``cpf`` and
   ``cnpj`` (any case), wherever they are in the body: API Pix carries the payer as
@@ -12,12 +12,15 @@
 
 The identifiers the webhook acts on (``bank_payment_id``, ``txid``, ``endToEndId``,
 ``rtrId``) are kept as they came, and a body with nothing to take out is stored byte for
-byte, so a stored delivery can still be replayed. A body that is not JSON is redacted as
-text by the same rules (a key's value up to the next comma or brace).
+byte, so a stored delivery can still be replayed. A body that is not JSON, or longer than
+what is kept (it cannot be replayed), is redacted as text by the same rules: each personal
+key's value to its end (a string, or an object or list to its closing bracket), and the
+numbers; what is kept is redacted whole, a number cut at its end included.
 """
 
 import json
 import re
+import secrets
 
 MASK = "***"
 #: Keys whose whole value is personal data, compared case-insensitively.
@@ -38,85 +41,159 @@ _NUMBER = (
 NUMBER = re.compile(_NUMBER, re.ASCII)
 _NUMBER_BYTES = re.compile(_NUMBER.encode(), re.ASCII)
 _KEYS = "|".join(sorted(PERSONAL_KEYS))
-#: In text that is not JSON: a personal key and its value (a string, a flat object or a
-#: bare word), up to the next comma, brace or bracket.
-_KEY_VALUE_BYTES = re.compile(
-    rb'("(?i:' + _KEYS.encode() + rb')"\s*:\s*)'
-    rb'(?:"(?:[^"\\]|\\.)*"?|\{[^{}]*\}?|[^,{}\[\]]*)'
-)
-#: What a body must hold for anything in it to be taken out; one without it is stored as is.
-#: ``\u`` is there because JSON may spell a key's letters as escapes.
-_SUSPECT = re.compile(
-    rb"(?i:" + _KEYS.encode() + rb")|\\u|" + rb"[0-9]{3}\.[0-9]{3}\.|[0-9A-Z]{2}\.[0-9A-Z]{3}\."
-    rb"|[0-9]{11}",
-    re.ASCII,
-)
+#: In text: a personal key, up to where its value begins.
+_KEY_BYTES = re.compile(rb'"(?i:' + _KEYS.encode() + rb')"\s*:\s*')
+#: In text: a JSON string (unterminated: to the end), a bracket, or a run of anything else.
+_STRING_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"?')
+_TOKEN_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}\[\]]|[^"{}\[\]]+')
+_BARE_BYTES = re.compile(rb"[^,{}\[\]\s]*")
+#: Longest CPF or CNPJ as written: a text redaction reads this far past what it keeps.
+_LONGEST_NUMBER = 18
+
+#: What a body must hold for anything in it to be taken out (one without is stored as is):
+#: a personal key (``\u``: JSON may spell its letters as escapes), or a CPF's or CNPJ's
+#: digits. Substring tests first: they cost far less than a regular expression.
+_SUSPECT_WORDS = (b"pagador", b"devedor", b"nome", b"cpf", b"cnpj", b"\\u")
+_SUSPECT_NUMBER = re.compile(rb"[0-9]{11}|[0-9A-Z]{2}\.[0-9A-Z]{3}\.", re.ASCII)
 
 
-class _Number(str):
-    """A JSON number kept as its text: a body written again says the same amount."""
+def _suspect(body: bytes) -> bool:
+    """Tell whether ``body`` may hold anything ``redact`` takes out."""
+    lowered = body.lower()
+    return any(word in lowered for word in _SUSPECT_WORDS) or bool(_SUSPECT_NUMBER.search(body))
 
 
-def _keep_text(text: str) -> _Number:
-    return _Number(text)
+def redact(body: bytes, keep: int | None = None) -> bytes:
+    """Return ``body`` with the payer's personal data replaced by ``"***"``, cut at ``keep``.
 
-
-def redact(body: bytes) -> bytes:
-    """Return ``body`` with the payer's personal data replaced by ``"***"``."""
-    if not _SUSPECT.search(body):
+    A body longer than ``keep`` (it cannot be replayed) is redacted as text, as far as it is
+    kept: its cost stays that of ``keep`` bytes, whatever its size.
+    """
+    if keep is not None and len(body) > keep:
+        return _redact_text(body[: keep + _LONGEST_NUMBER])[:keep]
+    if not _suspect(body):
         return body
     try:
-        data = json.loads(
-            body, parse_float=_keep_text, parse_int=_keep_text, parse_constant=_keep_text
-        )
-        cleaned, changed = _clean(data)
-        if not changed:
-            return body
-        return _dump(cleaned).encode("ascii")
+        redacted = _Redaction().json(body)
     except (ValueError, RecursionError):  # not JSON (or nested past reading): as text
-        return _redact_text(body)
+        redacted = _redact_text(body)
+    return redacted if keep is None else redacted[:keep]
 
 
 def _redact_text(body: bytes) -> bytes:
-    """Return ``body``, not JSON, with personal keys' values and CPF/CNPJ numbers masked."""
-    masked = _KEY_VALUE_BYTES.sub(lambda match: match.group(1) + b'"' + MASK.encode() + b'"', body)
-    return _NUMBER_BYTES.sub(MASK.encode(), masked)
+    """Return ``body``, read as text, with personal keys' values and CPF/CNPJ numbers masked."""
+    pieces = []
+    done = 0
+    for key in _KEY_BYTES.finditer(body):
+        if key.start() < done:  # inside a value masked already
+            continue
+        pieces += [body[done : key.end()], b'"***"']
+        done = _value_end(body, key.end())
+    pieces.append(body[done:])
+    return _NUMBER_BYTES.sub(MASK.encode(), b"".join(pieces))
 
 
-def _clean(value, key: str | None = None) -> tuple[object, bool]:
-    """Return ``value`` (found under ``key``) redacted, and whether anything was taken out."""
-    if key is not None and key.casefold() in PERSONAL_KEYS:
-        return MASK, value != MASK
-    if key in IDENTIFIER_KEYS:
-        return value, False
-    if isinstance(value, dict):
-        changed = False
-        cleaned = {}
-        for name, item in value.items():
-            cleaned[name], item_changed = _clean(item, name)
-            changed = changed or item_changed
-        return cleaned, changed
-    if isinstance(value, list):
-        pairs = [_clean(item) for item in value]
-        return [item for item, _ in pairs], any(changed for _, changed in pairs)
-    if isinstance(value, _Number):
-        return (MASK, True) if NUMBER.fullmatch(value) else (value, False)
-    if isinstance(value, str):
-        masked = NUMBER.sub(MASK, value)
-        return masked, masked != value
-    return value, False
+def _value_end(text: bytes, start: int) -> int:
+    """Return where the JSON value that begins at ``start`` in ``text`` ends (or the text)."""
+    first = text[start : start + 1]
+    if first == b'"':
+        return _STRING_BYTES.match(text, start).end()
+    if first not in (b"{", b"["):
+        return _BARE_BYTES.match(text, start).end()
+    depth = 0
+    for token in _TOKEN_BYTES.finditer(text, start):
+        if token.group() in (b"{", b"["):
+            depth += 1
+        elif token.group() in (b"}", b"]"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return len(text)
 
 
-def _dump(value) -> str:
-    """Return ``value`` as compact JSON, numbers as the text they came in."""
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ",".join(f"{json.dumps(name)}:{_dump(item)}" for name, item in value.items())
-            + "}"
+class _Redaction:
+    """One body's redaction, done while the JSON parser reads it (its hooks), then written.
+
+    Numbers are kept as the text they came in (a body written again says the same amount,
+    however many digits): each stands in the parsed document as a placeholder string,
+    marked by a random nonce no body can guess, and is put back into the written JSON.
+    """
+
+    def __init__(self) -> None:
+        self.nonce = secrets.token_hex(8)
+        self.numbers: list[str] = []
+        self.changed = False
+
+    def json(self, body: bytes) -> bytes:
+        """Return the redacted body, or ``body`` itself if nothing in it was personal.
+
+        :raise ValueError: it is not JSON. :raise RecursionError: nested too deep.
+        """
+        document = json.loads(
+            body,
+            parse_float=self.number,
+            parse_int=self.integer,
+            parse_constant=self.number,
+            object_pairs_hook=self.object,
         )
-    if isinstance(value, list):
-        return "[" + ",".join(_dump(item) for item in value) + "]"
-    if isinstance(value, _Number):
-        return str.__str__(value)
-    return json.dumps(value)
+        document = self.value(document)
+        if not self.changed:
+            return body
+        written = json.dumps(document, separators=(",", ":"))  # ASCII: \u escapes
+        if self.numbers:
+            placeholder = re.compile(r'"\\u0000' + self.nonce + r':([0-9]+)\\u0000"')
+            written = placeholder.sub(lambda match: self.numbers[int(match.group(1))], written)
+        return written.encode()
+
+    def integer(self, text: str):
+        """Return a JSON integer as itself (exact), or the mask if it reads as a CPF or CNPJ."""
+        if len(text.removeprefix("-")) in (11, 14):
+            self.changed = True
+            return MASK
+        return int(text)  # over 4300 digits: ValueError, and the body is redacted as text
+
+    def number(self, text: str):
+        """Return a JSON number with a fraction or exponent (or a NaN) so it is written back
+        as it came: a float Python writes the same, else a placeholder for its text."""
+        value = float(text)
+        if repr(value) == text:
+            return value
+        self.numbers.append(text)
+        return f"\x00{self.nonce}:{len(self.numbers) - 1}\x00"
+
+    def object(self, pairs: list[tuple[str, object]]) -> dict:
+        """Return a JSON object with its personal values masked (its own objects were already)."""
+        cleaned = {}
+        for name, item in pairs:
+            if name.casefold() in PERSONAL_KEYS:
+                self.changed = self.changed or item != MASK
+                item = MASK
+            elif name not in IDENTIFIER_KEYS:
+                item = self.value(item)
+            cleaned[name] = item
+        return cleaned
+
+    def value(self, item):
+        """Return ``item`` with CPF/CNPJ numbers masked in its strings and its lists' strings."""
+        if isinstance(item, str):
+            return self.text(item)
+        if not isinstance(item, list):
+            return item  # an object is done by ``object``; others hold no text
+        stack = [item]
+        while stack:
+            items = stack.pop()
+            for index, element in enumerate(items):
+                if isinstance(element, str):
+                    items[index] = self.text(element)
+                elif isinstance(element, list):
+                    stack.append(element)
+        return item
+
+    def text(self, text: str) -> str:
+        """Return ``text`` with what reads as a CPF or CNPJ masked."""
+        if text.startswith("\x00" + self.nonce):  # a number's placeholder
+            return text
+        masked = NUMBER.sub(MASK, text)
+        if masked != text:
+            self.changed = True
+        return masked
