@@ -79,9 +79,17 @@ def prepare_database(app: Flask) -> None:
 
 
 def mark_interrupted_deliveries(app: Flask) -> None:
-    """Mark the webhook deliveries a stopped process left without a result ``interrupted``."""
+    """Mark the webhook deliveries a stopped process left without a result ``interrupted``.
+
+    :raise StartError: the database refuses the update.
+    """
     with app.app_context():
-        count = deliveries.mark_interrupted()
+        try:
+            count = deliveries.mark_interrupted()
+        except SQLAlchemyError as exc:
+            where = db.engine.url.render_as_string(hide_password=True)
+            raise StartError(f"cannot mark interrupted deliveries in the database at {where}: "
+                             f"{reason(exc)}") from None
     if count:
         app.logger.warning(
             "%d webhook %s had no result (a process stopped while handling %s): marked "
