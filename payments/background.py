@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from payments import database
+from payments.bank import deliveries
 from payments.charges import service as services
 from payments.extensions import db, socketio
 from payments.merchant import idempotency
@@ -14,7 +15,8 @@ from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
 TICK_SECONDS = 0.5
-#: Seconds between purges of what is kept for a while only (idempotent answers, 24 hours).
+#: Seconds between purges of what is kept for a while only (idempotent answers, 24 hours;
+#: the webhook's delivery log, ``DELIVERY_LOG_RETENTION_DAYS``).
 PURGE_SECONDS = 60
 
 
@@ -41,6 +43,7 @@ def tick() -> None:
     state = current_app.extensions.setdefault("background", {"purged": float("-inf")})
     if time.monotonic() - state["purged"] >= PURGE_SECONDS:
         idempotency.purge()
+        deliveries.prune()
         state["purged"] = time.monotonic()
     path = database.sqlite_file(db.engine)
     if path is not None:

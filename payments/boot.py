@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments import background, create_app, schema
+from payments.bank import deliveries
 from payments.extensions import db
 from payments.realtime import engine_sockets, message_queue
 from payments.settings import ConfigError
@@ -43,6 +44,7 @@ def serve_app(overrides: dict | None = None, instance_path: str | None = None) -
     if app.config["LEAN_WEBSOCKETS"]:
         engine_sockets.install()  # no idle green thread per page; see docs/benchmarks.md
     prepare_database(app)
+    mark_interrupted_deliveries(app)
     check_message_queue(app)
     warn_at_start(app)
     background.start(app)
@@ -74,6 +76,26 @@ def prepare_database(app: Flask) -> None:
             schema.prepare(app)
         except SQLAlchemyError as exc:
             raise StartError(f"cannot migrate the database at {where}: {reason(exc)}") from None
+
+
+def mark_interrupted_deliveries(app: Flask) -> None:
+    """Mark the webhook deliveries a stopped process left without a result ``interrupted``.
+
+    :raise StartError: the database refuses the update.
+    """
+    with app.app_context():
+        try:
+            count = deliveries.mark_interrupted()
+        except SQLAlchemyError as exc:
+            where = db.engine.url.render_as_string(hide_password=True)
+            raise StartError(f"cannot mark interrupted deliveries in the database at {where}: "
+                             f"{reason(exc)}") from None
+    if count:
+        app.logger.warning(
+            "%d webhook %s had no result (a process stopped while handling %s): marked "
+            "interrupted; the bank sends a notice again when it got no answer, and "
+            "`flask --app payments deliveries replay <id>` applies one now",
+            count, "delivery" if count == 1 else "deliveries", "it" if count == 1 else "them")
 
 
 def check_message_queue(app: Flask) -> None:

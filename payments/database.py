@@ -1,6 +1,8 @@
 """Database engine settings that belong to the app, in one place."""
 
+import os
 import sqlite3
+import stat
 
 from flask import Flask
 from sqlalchemy import Engine, event
@@ -42,6 +44,13 @@ def tune(engine: Engine, background_checkpoints: bool = False) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
+    path = sqlite_file(engine)
+    if path is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def before_connect(dialect, connection_record, cargs, cparams) -> None:
+            owner_only(path)
+
     pragmas = SQLITE_PRAGMAS
     if background_checkpoints:
         pragmas += (f"PRAGMA wal_autocheckpoint = {BACKGROUND_WAL_AUTOCHECKPOINT}",)
@@ -62,6 +71,38 @@ def sqlite_file(engine: Engine) -> str | None:
         return None
     path = engine.url.database
     return path if path and path != ":memory:" and not path.startswith("file:") else None
+
+
+#: What SQLite keeps beside a database file; it gives them the database file's mode.
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def owner_only(path: str) -> None:
+    """Make the SQLite database at ``path`` and its companions readable by their owner only.
+
+    A database not there yet is created empty with mode ``0600`` (SQLite would make it
+    ``0644``, and its ``-wal`` and ``-shm`` as the database); existing files with a wider
+    mode are set to ``0600``. Run before every new connection: at a server's start, and for
+    any command or test that opens the database.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # no such folder, read-only: SQLite's own error will say
+        return
+    for name in SQLITE_COMPANIONS:
+        restrict(path + name)
+
+
+def restrict(path: str) -> None:
+    """Set the file at ``path`` to ``0600`` if anyone but its owner may read or write it."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
 
 
 def checkpoint(path: str) -> tuple[int, int, int]:

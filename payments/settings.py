@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from limits import parse_many
 
+from payments.database import restrict
 from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
@@ -39,6 +40,7 @@ ENV_SETTINGS = (
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
+    "DELIVERY_LOG_RETENTION_DAYS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -89,6 +91,9 @@ DEFAULTS = {
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
     # python-engineio's as it ships; docs/benchmarks.md gives what each costs per page.
     "LEAN_WEBSOCKETS": True,
+    # Days the bank webhook's delivery log keeps a delivery; older ones are deleted by the
+    # background task and ``flask deliveries prune`` (LGPD: keep no longer than needed).
+    "DELIVERY_LOG_RETENTION_DAYS": 90,
 }
 
 
@@ -111,6 +116,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _limits(app)
     _connections(app)
     _realtime(app)
+    _delivery_log(app)
     _environment(app)
 
 
@@ -122,7 +128,7 @@ def _database(app: Flask) -> None:
     """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     if str(url).startswith("postgresql"):
@@ -132,19 +138,23 @@ def _database(app: Flask) -> None:
 
 
 def _secret_key(app: Flask) -> None:
-    """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``."""
+    """Use ``SECRET_KEY`` if given, else one generated once into ``instance/``.
+
+    The file is created readable by its owner only (``0600``); one found wider is set so.
+    """
     if app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY_GENERATED"] = False
         return
     app.config["SECRET_KEY_GENERATED"] = True
     path = Path(app.instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        with open(path, "x", encoding="ascii") as fh:
-            os.chmod(path, 0o600)
-            fh.write(secrets.token_hex(32))
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        restrict(str(path))
+    else:
+        with os.fdopen(descriptor, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
     app.config["SECRET_KEY"] = path.read_text(encoding="ascii").strip()
 
 
@@ -256,6 +266,26 @@ def _realtime(app: Flask) -> None:
             raise ConfigError(f"LEAN_WEBSOCKETS must be 1 or 0, not {lean!r}")
         lean = lean.strip().lower() in ("1", "true")
     app.config["LEAN_WEBSOCKETS"] = bool(lean)
+
+
+#: Longest ``DELIVERY_LOG_RETENTION_DAYS``: ten years.
+MAX_RETENTION_DAYS = 3650
+
+
+def _delivery_log(app: Flask) -> None:
+    """Check how long the delivery log keeps a delivery.
+
+    :raise ConfigError: it is not a whole number of days from 1 to ``MAX_RETENTION_DAYS``.
+    """
+    value = app.config["DELIVERY_LOG_RETENTION_DAYS"]
+    try:
+        days = int(str(value).strip())
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"DELIVERY_LOG_RETENTION_DAYS must be a whole number of days from 1 "
+                          f"to {MAX_RETENTION_DAYS}: {value!r}")
+    app.config["DELIVERY_LOG_RETENTION_DAYS"] = days
 
 
 def _environment(app: Flask) -> None:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from payments.bank import deliveries
 from payments.bank.models import WebhookDelivery
 from payments.charges import service as services
 from payments.charges.models import Payment
@@ -237,12 +238,24 @@ def test_replay_refuses_a_delivery_whose_signature_failed(create, client, app):
 
 def test_replay_with_force_applies_a_delivery_whose_signature_failed(create, client, app):
     payment = create()
-    signed_badly(app, client, payment)
+    with app.app_context():  # a row kept with its body, as the log did before it dropped them
+        deliveries.record("webhooks.confirmation", notice(payment), False)
 
     result = app.test_cli_runner().invoke(args=["deliveries", "replay", "1", "--force"])
 
     assert result.exit_code == 0, result.output
     assert client.get(f"/payments/pix/{payment['id']}/status").get_json()["status"] == "paid"
+
+
+def test_a_delivery_whose_signature_failed_has_no_body_to_replay(create, client, app):
+    payment = create()
+    signed_badly(app, client, payment)
+
+    result = app.test_cli_runner().invoke(args=["deliveries", "replay", "1", "--force"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("400 ") and "not kept" in result.output
+    assert client.get(f"/payments/pix/{payment['id']}/status").get_json()["status"] == "pending"
 
 
 def test_replay_survives_a_change_of_the_url_prefix(create, client, app):

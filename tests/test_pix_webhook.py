@@ -100,9 +100,9 @@ def test_the_specs_callback_body_verbatim_is_200_with_unknown_txids(post_pix):
     assert response.status_code == 200
     assert response.get_json() == {"results": [
         {"endToEndId": PIX_WEBHOOK_1["endToEndId"], "txid": PIX_WEBHOOK_1["txid"],
-         "status": 404, "message": "No payment with this txid", "payment": None},
+         "status": 404, "message": "No payment with this txid", "payment": None, "refunds": []},
         {"endToEndId": PIX_WEBHOOK_2["endToEndId"], "txid": PIX_WEBHOOK_2["txid"],
-         "status": 404, "message": "No payment with this txid", "payment": None},
+         "status": 404, "message": "No payment with this txid", "payment": None, "refunds": []},
     ]}
 
 
@@ -279,18 +279,82 @@ def test_partial_refunds_add_up_to_refunded(create, post_pix, app):
     assert rest["payment"]["status"] == "refunded"
 
 
-def test_refunds_above_the_value_are_409(create, post_pix, app):
+def test_a_refund_above_the_value_is_refused_and_the_pix_stays_applied(create, post_pix, app):
+    """The Pix was applied, its refund refused: the answer says both, not "nothing applied"."""
+    payment = create("110.00")
+    item = for_charge(PIX_WEBHOOK_1, payment)
+    item["devolucoes"] = dict(item["devolucoes"], status="DEVOLVIDO", valor="110.01")
+    rtr_id = item["devolucoes"]["rtrId"]
+
+    [result] = post_pix(item).get_json()["results"]
+
+    assert result["status"] == 200  # the Pix: applied
+    assert result["payment"]["status"] == "paid"
+    assert result["refunds"] == [{
+        "rtrId": rtr_id, "status": 409,
+        "message": "This refund would take the refunds above the payment's value"}]
+    assert result["message"] == (
+        "The payment has been confirmed; "
+        f"Refund {rtr_id} refused: This refund would take the refunds above the payment's value")
+    assert status_of(app, payment) == "paid"
+    with app.app_context():
+        assert db.session.query(PixRefund).count() == 0
+
+
+def test_each_refund_has_its_own_result(create, post_pix, app):
+    """One refund refused between two applied: the others stay applied, each says what it did."""
+    payment = create("110.00")
+    item = for_charge(PIX_WEBHOOK_1, payment)
+    first = dict(item["devolucoes"], status="DEVOLVIDO", valor="10.00")
+    too_much = {"rtrId": "D12345678202009091000toomuch0001", "valor": "101.00",
+                "status": "DEVOLVIDO"}
+    rest = {"rtrId": "D12345678202009091000rest00000001", "valor": "100.00",
+            "status": "DEVOLVIDO"}
+    pending = {"rtrId": "D12345678202009091000pending00001", "valor": "1.00",
+               "status": "EM_PROCESSAMENTO"}
+    item["devolucoes"] = [first, too_much, rest, pending]
+
+    [result] = post_pix(item).get_json()["results"]
+
+    assert result["status"] == 200
+    assert [(r["rtrId"], r["status"]) for r in result["refunds"]] == [
+        (first["rtrId"], 200), (too_much["rtrId"], 409), (rest["rtrId"], 200)]
+    assert "10.00 of 110.00 refunded" in result["refunds"][0]["message"]
+    assert result["refunds"][2]["message"] == "The payment has been refunded"
+    assert result["payment"]["status"] == "refunded"
+    assert status_of(app, payment) == "refunded"
+    with app.app_context():
+        assert db.session.query(PixRefund).count() == 2
+
+
+def test_a_refund_of_a_pix_that_was_refused_is_not_tried(create, notify, post_pix, app):
+    payment = create("110.00")
+    notify(payment, status="refused")
+    item = for_charge(PIX_WEBHOOK_1, payment)
+    item["devolucoes"] = dict(item["devolucoes"], status="DEVOLVIDO")
+
+    [result] = post_pix(item).get_json()["results"]
+
+    assert (result["status"], result["refunds"]) == (409, [])
+    assert status_of(app, payment) == "refused"
+    with app.app_context():
+        assert db.session.query(PixRefund).count() == 0
+
+
+def test_the_delivery_log_says_what_was_applied_and_what_was_refused(create, post_pix, app):
+    from payments.bank.models import WebhookDelivery
+
     payment = create("110.00")
     item = for_charge(PIX_WEBHOOK_1, payment)
     item["devolucoes"] = dict(item["devolucoes"], status="DEVOLVIDO", valor="110.01")
 
-    [result] = post_pix(item).get_json()["results"]
+    post_pix(item)
 
-    assert result["status"] == 409
-    assert "above the payment's value" in result["message"]
-    assert status_of(app, payment) == "paid"
     with app.app_context():
-        assert db.session.query(PixRefund).count() == 0
+        row = db.session.query(WebhookDelivery).one()
+        assert (row.status_code, row.changes) == (200, 1)
+        assert row.result.startswith(f"{item['endToEndId']}: 200 The payment has been confirmed; "
+                                     f"Refund {item['devolucoes']['rtrId']} refused: ")
 
 
 def test_a_malformed_item_rejects_the_whole_batch(create, post_pix, app):

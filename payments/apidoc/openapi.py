@@ -29,15 +29,28 @@ from payments.pix.brcode import MAX_AMOUNT_CENTS
 from payments.pix.money import cents_to_json
 
 
+class RefundResult(BaseModel):
+    """What one settled refund (``devolucoes`` entry ``DEVOLVIDO``) of an item came to."""
+
+    rtrId: str
+    status: Annotated[Literal[200, 409], Field(
+        description="200 applied (or already), 409 refused by the rules")]
+    message: str
+
+
 class ItemResult(BaseModel):
     """What one item of an API Pix notice came to."""
 
     endToEndId: str
     txid: str
     status: Annotated[Literal[200, 404, 409], Field(
-        description="200 applied (or already), 404 no charge with that txid, 409 refused")]
+        description="The Pix itself: 200 applied (or already), 404 no charge with that txid, "
+                    "409 refused (and none of its refunds tried)")]
     message: str
     payment: Payment | None
+    refunds: list[RefundResult] = Field(
+        description="Each settled refund, tried once the Pix is applied; one refused leaves "
+                    "the Pix and the others applied")
 
 
 class PixResults(BaseModel):

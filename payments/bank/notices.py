@@ -44,15 +44,24 @@ def _valor(value: Any) -> int:
 
 
 def _horario(value: Any) -> datetime:
-    """Return an RFC 3339 time with an offset (``2020-09-09T20:15:00.358Z``) as aware UTC."""
+    """Return an RFC 3339 time with an offset (``2020-09-09T20:15:00.358Z``) as aware UTC.
+
+    A time that is valid where it was written but falls outside years 1 to 9999 once in UTC
+    (``9999-12-31T23:59:59-14:00``) is refused too: ``astimezone`` raises ``OverflowError``
+    for it, which pydantic does not turn into a validation error, so left alone it is a 500.
+    """
+    moment = None
     if isinstance(value, str) and len(value) <= MAX_HORARIO_LENGTH and value[10:11] in "Tt":
         try:
             moment = datetime.fromisoformat(value.upper())
-            if moment.tzinfo is not None:
-                return moment.astimezone(UTC)
-        except (ValueError, OverflowError):  # 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
-            pass
-    raise invalid("must be an RFC 3339 time with an offset, e.g. 2026-11-23T10:05:00Z")
+        except (ValueError, OverflowError):
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        raise invalid("must be an RFC 3339 time with an offset, e.g. 2026-11-23T10:05:00Z")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise invalid("must be a time from year 1 to year 9999 in UTC") from None
 
 
 def _listed(value: Any) -> Any:

@@ -23,14 +23,33 @@ REFUNDED = "DEVOLVIDO"
 
 
 @dataclass(frozen=True)
+class RefundResult:
+    """What one settled refund (``devolucoes`` entry ``DEVOLVIDO``) of an item came to."""
+
+    refund: Refund
+    status: int  # 200 applied (or already), 409 refused by the rules
+    message: str
+
+    def to_dict(self) -> dict:
+        """Return the refund's entry of its item's ``refunds``."""
+        return {"rtrId": self.refund.rtr_id, "status": self.status, "message": self.message}
+
+
+@dataclass(frozen=True)
 class ItemResult:
-    """What applying one ``pix`` item did; ``status`` reads like an HTTP status."""
+    """What applying one ``pix`` item did; ``status`` reads like an HTTP status.
+
+    ``status`` says what became of the Pix itself; ``refunds`` what became of each of its
+    settled refunds, tried one by one once the Pix is applied: a refund refused leaves the
+    Pix, and the other refunds, applied.
+    """
 
     item: PixItem
     status: int
     message: str
     payment: Payment | None
     changes: int = 0
+    refunds: tuple[RefundResult, ...] = ()
 
     def to_dict(self) -> dict:
         """Return the item's entry of the route's ``results``."""
@@ -40,6 +59,7 @@ class ItemResult:
             "status": self.status,
             "message": self.message,
             "payment": None if self.payment is None else self.payment.to_dict(),
+            "refunds": [refund.to_dict() for refund in self.refunds],
         }
 
 
@@ -49,24 +69,36 @@ def find_by_txid(txid: str) -> Payment | None:
 
 
 def apply_pix_item(item: PixItem) -> ItemResult:
-    """Apply one received Pix and its settled refunds; never raise for a refused item."""
+    """Apply one received Pix, then each of its settled refunds; never raise for a refusal.
+
+    The answer says what was applied and what was refused: a Pix refused (409) is applied
+    with none of its refunds; a Pix applied is 200 whatever its refunds came to, each of
+    which has its own result, and the message names the refused ones and why.
+    """
     payment = find_by_txid(item.txid)
     if payment is None:
         return ItemResult(item, 404, "No payment with this txid", None)
-    messages: list[str] = []
-    changes = 0
     try:
-        changed, message = _receive(payment, item)
-        changes, messages = changes + changed, [*messages, message]
-        for refund in item.refunds:
-            if refund.status == REFUNDED:
-                changed, message = _refund(payment, refund)
-                changes, messages = changes + changed, [*messages, message]
+        changes, message = _receive(payment, item)
     except PaymentError as exc:
         db.session.rollback()
-        return ItemResult(item, exc.status_code, "; ".join([*messages, exc.message]),
-                          payment, changes)
-    return ItemResult(item, 200, "; ".join(messages), payment, changes)
+        return ItemResult(item, exc.status_code, exc.message, payment)
+    messages = [message]
+    refunds = []
+    for refund in item.refunds:
+        if refund.status != REFUNDED:
+            continue
+        try:
+            changed, text = _refund(payment, refund)
+        except PaymentError as exc:
+            db.session.rollback()  # this refund only: what was committed before it stays
+            refunds.append(RefundResult(refund, exc.status_code, exc.message))
+            messages.append(f"Refund {refund.rtr_id} refused: {exc.message}")
+        else:
+            changes += changed
+            refunds.append(RefundResult(refund, 200, text))
+            messages.append(text)
+    return ItemResult(item, 200, "; ".join(messages), payment, changes, tuple(refunds))
 
 
 def _same_pix(receipt: PixReceipt, payment: Payment, item: PixItem) -> None:
@@ -125,7 +157,7 @@ def _record_refund(payment: Payment, refund: Refund) -> bool:
     known = db.session.scalar(select(PixRefund).filter_by(rtr_id=refund.rtr_id))
     if known is not None:
         if known.payment_id != payment.id:
-            raise Conflict(f"Refund {refund.rtr_id} was already applied to another payment")
+            raise Conflict("This refund was already applied to another payment")
         return False
     # Lock the charge (PostgreSQL) so concurrent refunds add up one after the other.
     db.session.execute(select(Payment.id).where(Payment.id == payment.id).with_for_update())
@@ -139,7 +171,7 @@ def _record_refund(payment: Payment, refund: Refund) -> bool:
         db.session.rollback()
         return False
     if _refunded_cents(payment) > payment.amount_cents:
-        raise Conflict(f"Refund {refund.rtr_id} would take the refunds above the payment's value")
+        raise Conflict("This refund would take the refunds above the payment's value")
     return True
 
 

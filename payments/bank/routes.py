@@ -1,7 +1,8 @@
 """The bank's webhook: notices that a charge was paid, refused or refunded.
 
 Every request is recorded in the delivery log before it is acted on; with
-``PIX_WEBHOOK_SECRET`` set, one whose signature does not hold is answered 401 and goes no further.
+``PIX_WEBHOOK_SECRET`` set, one whose signature does not hold is answered 401, recorded
+without its body, and goes no further.
 """
 
 from flask import Blueprint, Response, current_app, g, request
@@ -63,7 +64,11 @@ def replay(delivery: WebhookDelivery, force: bool = False) -> tuple[int, dict]:
         if delivery.signature_ok is False and not force:
             raise Unauthorized("This delivery's signature did not hold when it came; it may be "
                                "forged and is not replayed without --force")
-        if delivery.body_size > len(delivery.body):
+        kept = deliveries.body_kept(delivery)
+        if kept == "none":
+            raise BadRequest("The body of this delivery was not kept (refused before it was "
+                             "read, or its signature failed); it cannot be replayed")
+        if kept == "cut":
             raise BadRequest("The recorded body was cut short; it cannot be replayed")
         answer, _ = handler(parse_json_object(delivery.body))
     except PaymentError as exc:
@@ -92,9 +97,10 @@ def receive() -> None:
             verify_signature(secret, request.headers.get(HEADER), body)
         except SignatureError as exc:
             reason = exc.reason
-    g.delivery_id = deliveries.record(request.endpoint, body, reason is None if secret else None)
-    if reason is not None:
+    if reason is not None:  # kept without its body: time, route, size and (as result) why
+        g.delivery_id = deliveries.record(request.endpoint, b"", False, len(body))
         raise Unauthorized(f"Invalid webhook signature: {reason}")
+    g.delivery_id = deliveries.record(request.endpoint, body, True if secret else None)
 
 
 def _summary(response: Response) -> str:

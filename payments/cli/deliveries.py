@@ -1,8 +1,9 @@
-"""``flask deliveries``: the bank's webhook delivery log, listed and replayed."""
+"""``flask deliveries``: the bank's webhook delivery log, listed, replayed and pruned."""
 
 import json
 
 import click
+from flask import current_app
 
 from payments.bank import deliveries as delivery_log
 from payments.bank import routes as webhooks
@@ -13,7 +14,7 @@ from payments.cli.output import Group, fail
 
 @click.group(cls=Group)
 def deliveries() -> None:
-    """Inspect and replay the bank's webhook deliveries."""
+    """Inspect, replay and prune the bank's webhook deliveries."""
 
 
 def _signature_text(delivery: WebhookDelivery) -> str:
@@ -30,9 +31,11 @@ def list_deliveries(limit: int) -> None:
         click.echo("No deliveries yet.")
         return
     for row in rows:
-        status = row.status_code if row.status_code is not None else "..."
+        status = row.status_code if row.status_code is not None else (
+            "..." if row.result is None else "-")  # "-": interrupted, never answered
         click.echo(f"#{row.id}  {isoformat(row.received_at)}  {row.route}  "
-                   f"signature={_signature_text(row)}  {status}  {row.body_size} B  "
+                   f"signature={_signature_text(row)}  {status}  {row.body_size} B"
+                   f"{' (body not kept)' if delivery_log.body_kept(row) == 'none' else ''}  "
                    f"changes={row.changes if row.changes is not None else '-'}  {row.result or ''}")
 
 
@@ -54,3 +57,17 @@ def replay_delivery(delivery_id: int, force: bool) -> None:
         raise SystemExit(1)
 
 
+
+
+@deliveries.command("prune")
+@click.option("--days", type=click.IntRange(1), default=None,
+              help="Keep this many days instead of DELIVERY_LOG_RETENTION_DAYS.")
+def prune_deliveries(days: int | None) -> None:
+    """Delete the deliveries older than DELIVERY_LOG_RETENTION_DAYS (or --days) now.
+
+    The server's background task does the same every minute.
+    """
+    days = days or current_app.config["DELIVERY_LOG_RETENTION_DAYS"]
+    deleted = delivery_log.prune(days)
+    click.echo(f"Deleted {deleted} {'delivery' if deleted == 1 else 'deliveries'} "
+               f"older than {days} {'day' if days == 1 else 'days'}.")
