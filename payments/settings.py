@@ -18,6 +18,9 @@ DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
 #: Settings that may come from the environment (or ``instance/config.py``).
 ENV_SETTINGS = (
     "DATABASE_URL",
+    "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT",
+    "DATABASE_POOL_TIMEOUT",
     "SECRET_KEY",
     "PIX_KEY",
     "PIX_MERCHANT_NAME",
@@ -43,6 +46,12 @@ EMPTY_MEANS_OFF = ("RATE_LIMIT_CREATE",)
 ENVIRONMENTS = ("sandbox", "production")
 
 DEFAULTS = {
+    # PostgreSQL only. Seconds to open a connection; seconds one statement may run (the server
+    # cancels it, and a round trip unanswered a second longer is cut: a silent server);
+    # seconds a request waits for a free connection of the pool. Together under 10 s.
+    "DATABASE_CONNECT_TIMEOUT": 3,
+    "DATABASE_STATEMENT_TIMEOUT": 4,
+    "DATABASE_POOL_TIMEOUT": 2,
     "PAYMENTS_ENV": "sandbox",
     # Comma-separated secret keys of the merchant's API (several, to rotate one); unset
     # (sandbox only): the merchant routes are open.
@@ -99,21 +108,45 @@ def load(app: Flask, overrides: dict | None) -> None:
     _environment(app)
 
 
-#: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
-DATABASE_CONNECT_TIMEOUT = 5
+#: The database timeouts: name -> (lowest, highest) whole seconds.
+DATABASE_TIMEOUTS = {
+    "DATABASE_CONNECT_TIMEOUT": (2, 60),  # libpq counts less than 2 as 2
+    "DATABASE_STATEMENT_TIMEOUT": (1, 300),
+    "DATABASE_POOL_TIMEOUT": (1, 60),
+}
 
 
 def _database(app: Flask) -> None:
-    """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
-    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``.
+
+    PostgreSQL gets its connect timeout, statement timeout and pool timeout;
+    ``payments.database`` cuts a round trip the server leaves unanswered.
+
+    :raise ConfigError: a timeout is not a whole number of seconds in its range.
+    """
+    cfg = app.config
+    for name, (lowest, highest) in DATABASE_TIMEOUTS.items():
+        value = cfg[name]
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        if not lowest <= seconds <= highest:
+            raise ConfigError(
+                f"{name} must be a whole number of seconds from {lowest} to {highest}: {value!r}")
+        cfg[name] = seconds
+    url = cfg.get("SQLALCHEMY_DATABASE_URI") or cfg.get("DATABASE_URL")
     if not url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
-    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
     if str(url).startswith("postgresql"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("connect_timeout",
-                                                          DATABASE_CONNECT_TIMEOUT)
+        options = cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("pool_timeout", cfg["DATABASE_POOL_TIMEOUT"])
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("connect_timeout", cfg["DATABASE_CONNECT_TIMEOUT"])
+        statement_ms = cfg["DATABASE_STATEMENT_TIMEOUT"] * 1000
+        connect_args.setdefault("options", f"-c statement_timeout={statement_ms}")
 
 
 def _secret_key(app: Flask) -> None:
