@@ -34,6 +34,7 @@ ENV_SETTINGS = (
     "RATE_LIMIT_STORAGE_URI",
     "TRUSTED_PROXIES",
     "SSE_KEEPALIVE_SECONDS",
+    "PAGE_RECHECK_SECONDS",
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
@@ -79,6 +80,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": MAX_BODY,
     # Seconds between keep-alive comments on an idle event stream.
     "SSE_KEEPALIVE_SECONDS": 15,
+    # Seconds between a waiting page's own looks at its status, beside its live channel: a
+    # change its channel missed (Redis down) reaches it within this long. At most 60.
+    "PAGE_RECHECK_SECONDS": 25,
     # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
     "BACKGROUND_TASKS": False,
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
@@ -225,9 +229,10 @@ def _limits(app: Flask) -> None:
 
 
 def _realtime(app: Flask) -> None:
-    """Check the keep-alive interval of event streams.
+    """Check the keep-alive interval of event streams and the pages' re-check interval.
 
-    :raise ConfigError: it is not a whole number of seconds from 1 to 300.
+    :raise ConfigError: the first is not a whole number of seconds from 1 to 300, or the
+        second from 1 to 60.
     """
     value = app.config["SSE_KEEPALIVE_SECONDS"]
     try:
@@ -237,6 +242,14 @@ def _realtime(app: Flask) -> None:
     if not 1 <= seconds <= 300:
         raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
     app.config["SSE_KEEPALIVE_SECONDS"] = seconds
+    value = app.config["PAGE_RECHECK_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 1 <= seconds <= 60:
+        raise ConfigError(f"PAGE_RECHECK_SECONDS must be a whole number from 1 to 60: {value!r}")
+    app.config["PAGE_RECHECK_SECONDS"] = seconds
     lean = app.config["LEAN_WEBSOCKETS"]
     if isinstance(lean, str):
         if lean.strip().lower() not in ("0", "1", "true", "false"):
