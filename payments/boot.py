@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from payments import background, create_app, schema
+from payments import background, create_app, database, schema
 from payments.bank import deliveries
 from payments.extensions import db
 from payments.realtime import engine_sockets, message_queue
@@ -73,7 +73,8 @@ def prepare_database(app: Flask) -> None:
         except SQLAlchemyError as exc:
             raise StartError(f"cannot reach the database at {where}: {reason(exc)}") from None
         try:
-            schema.prepare(app)
+            with database.unbounded(app):  # a migration, or waiting for another's, may be long
+                schema.prepare(app)
         except SQLAlchemyError as exc:
             raise StartError(f"cannot migrate the database at {where}: {reason(exc)}") from None
 

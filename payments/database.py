@@ -1,8 +1,13 @@
 """Database engine settings that belong to the app, in one place."""
 
 import os
+import socket
 import sqlite3
 import stat
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from sqlalchemy import Engine, event
@@ -31,10 +36,158 @@ SQLITE_PRAGMAS = (
 BACKGROUND_WAL_AUTOCHECKPOINT = 10_000
 
 
+#: Seconds a PostgreSQL round trip may outlast the statement timeout before it is cut.
+CUT_GRACE_SECONDS = 1
+#: Seconds between two looks of the watchdog at the round trips in flight.
+WATCH_SECONDS = 0.25
+
+
 def init_app(app: Flask) -> None:
     """Tune ``app``'s engine (it does not connect)."""
     with app.app_context():
         tune(db.engine, background_checkpoints=app.config["BACKGROUND_TASKS"])
+        if db.engine.dialect.name == "postgresql":
+            seconds = app.config["DATABASE_STATEMENT_TIMEOUT"] + CUT_GRACE_SECONDS
+            app.extensions["database_deadlines"] = Deadlines(seconds).watch(db.engine)
+
+
+class Deadlines:
+    """Cut a database connection whose round trip stays unanswered past its deadline.
+
+    A server that is reachable but silent (stopped, or behind a network black hole
+    whose far side still acknowledges) never answers, and nothing in libpq gives up
+    on a statement already sent: the server's own ``statement_timeout`` cannot fire
+    either. So each statement, commit and rollback is given a deadline, and one
+    watchdog (a thread, or a green thread under eventlet) shuts the socket of any
+    connection still waiting when it passes: the driver sees the connection broken,
+    SQLAlchemy invalidates the pool, the request answers ``503`` and the next one
+    opens a fresh connection, which works again as soon as the server does.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._due: dict[int, tuple[float, object]] = {}
+        self._paused = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, engine: Engine) -> "Deadlines":
+        """Give every round trip of ``engine`` a deadline; return self."""
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "after_cursor_execute", self._after_execute)
+        event.listen(engine, "handle_error", self._on_error)
+        event.listen(engine, "commit", self._before_end)
+        event.listen(engine, "rollback", self._before_end)
+        event.listen(engine.pool, "reset", self._before_reset)
+        for name in ("checkin", "invalidate", "close"):
+            event.listen(engine.pool, name, self._done)
+        return self
+
+    def arm(self, dbapi_connection) -> None:
+        """Start the deadline of a round trip on ``dbapi_connection``."""
+        if self._paused or dbapi_connection is None:
+            return
+        self._due[id(dbapi_connection)] = (time.monotonic() + self.seconds, dbapi_connection)
+        if self._thread is None:
+            self._start()
+
+    def disarm(self, dbapi_connection) -> None:
+        """End the deadline of ``dbapi_connection``'s round trip: it was answered."""
+        self._due.pop(id(dbapi_connection), None)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Give no deadline inside the block (migrations at start may take long)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:  # started lazily: in the process (worker) that serves
+                self._thread = threading.Thread(target=self._run, name="database-deadlines",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            now = time.monotonic()
+            for key, (due, connection) in list(self._due.items()):
+                if due <= now and self._due.pop(key, None) is not None:
+                    cut(connection)
+
+    # Event listeners: SQLAlchemy's documented hooks around each round trip.
+
+    def _before_execute(self, conn, cursor, statement, parameters, context, executemany):
+        self.arm(getattr(cursor, "connection", None))
+
+    def _after_execute(self, conn, cursor, statement, parameters, context, executemany):
+        self.disarm(getattr(cursor, "connection", None))
+
+    def _on_error(self, context) -> None:
+        connection = context.connection  # None when connecting failed: nothing was armed
+        if connection is not None and not connection.invalidated:
+            self.disarm(connection.connection.dbapi_connection)
+
+    def _before_end(self, conn) -> None:
+        if not conn.invalidated:  # an invalidated connection's rollback sends nothing
+            self.arm(conn.connection.dbapi_connection)
+
+    def _before_reset(self, dbapi_connection, connection_record, reset_state) -> None:
+        self.arm(dbapi_connection)
+
+    def _done(self, dbapi_connection, connection_record, *args) -> None:
+        if dbapi_connection is not None:
+            self.disarm(dbapi_connection)
+
+
+def cut(dbapi_connection) -> None:
+    """Shut the socket of a DB-API connection: a call waiting on it fails at once."""
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # already closed or broken: nothing waits on it
+        return
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()  # our duplicate only; the driver closes its own
+
+
+@contextmanager
+def unbounded(app: Flask) -> Iterator[None]:
+    """Run the block with no statement timeout (migrations, their lock); drop its connections.
+
+    :raise: whatever the block raises.
+    """
+    deadlines = app.extensions.get("database_deadlines")
+    if deadlines is None:
+        yield
+        return
+
+    def no_statement_timeout(dbapi_connection, connection_record, connection_proxy) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET statement_timeout = 0")
+        finally:
+            cursor.close()
+
+    engine = db.engine
+    event.listen(engine.pool, "checkout", no_statement_timeout)
+    try:
+        with deadlines.paused():
+            yield
+    finally:
+        event.remove(engine.pool, "checkout", no_statement_timeout)
+        engine.dispose()  # the connections without a statement timeout go
 
 
 def tune(engine: Engine, background_checkpoints: bool = False) -> None:

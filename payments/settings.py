@@ -20,6 +20,9 @@ DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
 #: Settings that may come from the environment (or ``instance/config.py``).
 ENV_SETTINGS = (
     "DATABASE_URL",
+    "DATABASE_CONNECT_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT",
+    "DATABASE_POOL_TIMEOUT",
     "SECRET_KEY",
     "PIX_KEY",
     "PIX_MERCHANT_NAME",
@@ -37,6 +40,7 @@ ENV_SETTINGS = (
     "REQUEST_HEADER_TIMEOUT",
     "REQUEST_BODY_TIMEOUT",
     "SSE_KEEPALIVE_SECONDS",
+    "PAGE_RECHECK_SECONDS",
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
@@ -50,6 +54,12 @@ EMPTY_MEANS_OFF = ("RATE_LIMIT_CREATE",)
 ENVIRONMENTS = ("sandbox", "production")
 
 DEFAULTS = {
+    # PostgreSQL only. Seconds to open a connection; seconds one statement may run (the server
+    # cancels it, and a round trip unanswered a second longer is cut: a silent server);
+    # seconds a request waits for a free connection of the pool. Together under 10 s.
+    "DATABASE_CONNECT_TIMEOUT": 3,
+    "DATABASE_STATEMENT_TIMEOUT": 4,
+    "DATABASE_POOL_TIMEOUT": 2,
     "PAYMENTS_ENV": "sandbox",
     # Comma-separated secret keys of the merchant's API (several, to rotate one); unset
     # (sandbox only): the merchant routes are open.
@@ -86,6 +96,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": MAX_BODY,
     # Seconds between keep-alive comments on an idle event stream.
     "SSE_KEEPALIVE_SECONDS": 15,
+    # Seconds between a waiting page's own looks at its status, beside its live channel: a
+    # change its channel missed (Redis down) reaches it within this long. At most 60.
+    "PAGE_RECHECK_SECONDS": 25,
     # The expiry and watcher task; app.py (the server) turns it on, tests and tools leave it off.
     "BACKGROUND_TASKS": False,
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
@@ -120,21 +133,45 @@ def load(app: Flask, overrides: dict | None) -> None:
     _environment(app)
 
 
-#: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
-DATABASE_CONNECT_TIMEOUT = 5
+#: The database timeouts: name -> (lowest, highest) whole seconds.
+DATABASE_TIMEOUTS = {
+    "DATABASE_CONNECT_TIMEOUT": (2, 60),  # libpq counts less than 2 as 2
+    "DATABASE_STATEMENT_TIMEOUT": (1, 300),
+    "DATABASE_POOL_TIMEOUT": (1, 60),
+}
 
 
 def _database(app: Flask) -> None:
-    """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``."""
-    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``.
+
+    PostgreSQL gets its connect timeout, statement timeout and pool timeout;
+    ``payments.database`` cuts a round trip the server leaves unanswered.
+
+    :raise ConfigError: a timeout is not a whole number of seconds in its range.
+    """
+    cfg = app.config
+    for name, (lowest, highest) in DATABASE_TIMEOUTS.items():
+        value = cfg[name]
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        if not lowest <= seconds <= highest:
+            raise ConfigError(
+                f"{name} must be a whole number of seconds from {lowest} to {highest}: {value!r}")
+        cfg[name] = seconds
+    url = cfg.get("SQLALCHEMY_DATABASE_URI") or cfg.get("DATABASE_URL")
     if not url:
         Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "payments.sqlite")
-    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
     if str(url).startswith("postgresql"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("connect_timeout",
-                                                          DATABASE_CONNECT_TIMEOUT)
+        options = cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("pool_timeout", cfg["DATABASE_POOL_TIMEOUT"])
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("connect_timeout", cfg["DATABASE_CONNECT_TIMEOUT"])
+        statement_ms = cfg["DATABASE_STATEMENT_TIMEOUT"] * 1000
+        connect_args.setdefault("options", f"-c statement_timeout={statement_ms}")
 
 
 def _secret_key(app: Flask) -> None:
@@ -248,9 +285,10 @@ def _connections(app: Flask) -> None:
 
 
 def _realtime(app: Flask) -> None:
-    """Check the keep-alive interval of event streams.
+    """Check the keep-alive interval of event streams and the pages' re-check interval.
 
-    :raise ConfigError: it is not a whole number of seconds from 1 to 300.
+    :raise ConfigError: the first is not a whole number of seconds from 1 to 300, or the
+        second from 1 to 60.
     """
     value = app.config["SSE_KEEPALIVE_SECONDS"]
     try:
@@ -260,6 +298,14 @@ def _realtime(app: Flask) -> None:
     if not 1 <= seconds <= 300:
         raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
     app.config["SSE_KEEPALIVE_SECONDS"] = seconds
+    value = app.config["PAGE_RECHECK_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 1 <= seconds <= 60:
+        raise ConfigError(f"PAGE_RECHECK_SECONDS must be a whole number from 1 to 60: {value!r}")
+    app.config["PAGE_RECHECK_SECONDS"] = seconds
     lean = app.config["LEAN_WEBSOCKETS"]
     if isinstance(lean, str):
         if lean.strip().lower() not in ("0", "1", "true", "false"):

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, send_from_directory, url_for
 from sqlalchemy import text
 
+from payments.errors import DATABASE_RETRY_AFTER
 from payments.extensions import db
 from payments.realtime import message_queue
 
@@ -45,16 +46,32 @@ def socketio_client():
 
 @bp.get("/health")
 def health():
-    """Report whether the app, its database and its message queue answer."""
+    """Report whether the app, its database and its message queue answer.
+
+    ``503`` only when the database is down: nothing can be served. Redis down is
+    ``degraded``: payments and bank notices still work, pages catch up by polling.
+    """
     try:
         db.session.execute(text("SELECT 1"))
         database = "ok"
-    except Exception:  # any driver error means "down"
-        current_app.logger.exception("health check: database unavailable")
-        db.session.rollback()
+    except Exception as exc:  # any driver error means "down"
+        reason = getattr(exc, "orig", None) or exc
+        current_app.logger.error("health check: database unavailable: %s",
+                                 type(reason).__name__)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection may be gone; the session is discarded anyway
+            pass
         database = "unavailable"
     queue = message_queue.status(current_app)
-    healthy = database == "ok" and queue != "unavailable"
-    body = {"status": "ok" if healthy else "unavailable", "database": database,
-            "message_queue": queue, "environment": current_app.config["PAYMENTS_ENV"]}
-    return body, 200 if body["status"] == "ok" else 503
+    if database != "ok":
+        status = "unavailable"
+    elif queue == "unavailable":
+        status = "degraded"
+    else:
+        status = "ok"
+    body = {"status": status, "database": database, "message_queue": queue,
+            "environment": current_app.config["PAYMENTS_ENV"]}
+    if status == "unavailable":
+        return body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    return body, 200

@@ -62,7 +62,7 @@ class PixResults(BaseModel):
 class Health(BaseModel):
     """Whether the app and what it depends on answer."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     database: Literal["ok", "unavailable"]
     message_queue: Literal["ok", "unavailable", "disabled"]
     environment: Literal["sandbox", "production"]
@@ -324,8 +324,9 @@ def _paths() -> dict:
         }},
         "/health": {"get": {
             "operationId": "health", "summary": "Liveness and readiness",
-            "responses": {"200": _json("Health", "The app and its dependencies answer"),
-                          "503": _json("Health", "A dependency is down")},
+            "responses": {"200": _json("Health", "The app and its database answer; `degraded`: "
+                                                "Redis does not, payments still work"),
+                          "503": _json("Health", "The database is down: nothing can be served")},
         }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This description",

@@ -41,6 +41,10 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+#: Seconds the rate limiter waits for Redis before counting in this process's memory instead.
+RATE_LIMIT_STORAGE_TIMEOUT = 1.0
+
+
 def rate_limit_storage(config) -> str:
     """Return where rate-limit counters live: the setting, the Redis queue, or memory."""
     if config.get("RATE_LIMIT_STORAGE_URI"):
@@ -65,6 +69,15 @@ def _create_limit() -> str:
     return current_app.config["RATE_LIMIT_CREATE"]
 
 
+def _storage_options(config) -> dict:
+    """Return the Redis client's options for the rate limiter's storage (memory: none)."""
+    if not rate_limit_storage(config).startswith(("redis://", "rediss://")):
+        return {}
+    # A silent Redis costs a request one second at most, never a hang.
+    return {"socket_connect_timeout": RATE_LIMIT_STORAGE_TIMEOUT,
+            "socket_timeout": RATE_LIMIT_STORAGE_TIMEOUT}
+
+
 def init_app(app: Flask) -> None:
     """Add the security headers to every response and limit charge creation.
 
@@ -83,7 +96,12 @@ def init_app(app: Flask) -> None:
         app=app,
         storage_uri=rate_limit_storage(app.config),
         key_prefix="pix-payments",
-        in_memory_fallback_enabled=True,  # Redis down: count in this process, keep creating
+        # Redis down: count in this process's memory, keep creating; back to Redis when it is.
+        in_memory_fallback_enabled=True,
+        # Requests in flight when Redis goes away fail on it before the fallback takes over:
+        # they are let through (and logged), not answered 500.
+        swallow_errors=True,
+        storage_options=_storage_options(app.config),
     )
     view = app.view_functions[LIMITED_ENDPOINT]
     app.view_functions[LIMITED_ENDPOINT] = limiter.limit(

@@ -3,12 +3,17 @@
  *
  * Reads #payment: data-payment-id, data-status, data-expires-at,
  * data-status-url, data-events-url, data-statuses and data-live-statuses
- * (the server's status machine). Live updates use one mechanism at a
- * time, in this order: Socket.IO (if window.io), Server-Sent Events, long
- * polling. The page reloads only when the server reports a status other
- * than the one it was rendered with. Each channel announces itself in
- * #payment's data-live ("socketio", "sse" or "polling") once it has
- * delivered the current state.
+ * (the server's status machine) and data-recheck-seconds. Live updates use
+ * one mechanism at a time, in this order: Socket.IO (if window.io),
+ * Server-Sent Events, long polling. The page reloads only when the server
+ * reports a status other than the one it was rendered with. Each channel
+ * announces itself in #payment's data-live ("socketio", "sse" or
+ * "polling") once it has delivered the current state.
+ *
+ * A channel can look alive and still miss a change (the server's message
+ * queue was down when it happened), so while it waits the page also asks
+ * the status every data-recheck-seconds (give or take a tenth), and when
+ * it becomes visible again; long polling asks by itself already.
  */
 (function () {
   'use strict';
@@ -34,6 +39,7 @@
   const POLL_MIN_INTERVAL_MS = 3000;
   const POLL_MAX_BACKOFF_MS = 15000;
   const RELOAD_GUARD_MS = 20000;
+  const RECHECK_MS = Math.max(1, Number(root.dataset.recheckSeconds) || 25) * 1000;
 
   const statusText = document.getElementById('payment-status-text');
 
@@ -314,6 +320,29 @@
       });
   }
 
+  /* A cheap look at the status every RECHECK_MS, whatever the live channel says. */
+  function startRechecks() {
+    function schedule() {
+      const jitter = 0.9 + Math.random() * 0.2; // pages opened together do not ask together
+      setTimeout(function () {
+        if (live.stopped || reloading) {
+          return;
+        }
+        if (root.dataset.live !== 'polling' && document.visibilityState !== 'hidden') {
+          checkStatusOnce();
+        }
+        schedule();
+      }, RECHECK_MS * jitter);
+    }
+    schedule();
+    document.addEventListener('visibilitychange', function () {
+      // Back from the bank's app: the payment may have happened meanwhile.
+      if (document.visibilityState === 'visible' && !live.stopped && root.dataset.live !== 'polling') {
+        checkStatusOnce();
+      }
+    });
+  }
+
   /* ---------- Countdown (pending page) ---------- */
 
   function formatRemaining(totalSeconds) {
@@ -470,5 +499,6 @@
     } else {
       live.use(startSSE);
     }
+    startRechecks();
   }
 })();

@@ -1,0 +1,1 @@
+"""Fault tests: PostgreSQL and Redis behind a loopback proxy the test can switch off."""
