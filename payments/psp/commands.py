@@ -6,6 +6,7 @@ them; ``psp`` below is a small group of just these.
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from payments.cli.output import Group, fail
 from payments.psp.client import ProviderError, client, enabled
@@ -20,6 +21,7 @@ def _need_provider() -> None:
 
 
 @click.command("reconcile")
+@with_appcontext
 def reconcile_command() -> None:
     """List the Pix the provider received and apply those no callback brought."""
     from payments.psp.reconcile import reconcile
@@ -37,6 +39,7 @@ def reconcile_command() -> None:
 
 
 @click.command("register-webhook")
+@with_appcontext
 @click.argument("public_url")
 def register_webhook_command(public_url: str) -> None:
     """Ask the provider to post its callbacks to PUBLIC_URL (PUT /webhook/{chave}).
