@@ -7,7 +7,11 @@ def register(app: Flask) -> None:
     """Add the project's command groups to ``app``'s ``flask`` command."""
     from payments.cli.bank import bank
     from payments.cli.deliveries import deliveries
-    from payments.psp.commands import psp
+    from payments.cli.psp import psp
+    from payments.psp.commands import COMMANDS as PSP_COMMANDS
+
+    for command in PSP_COMMANDS:  # reconcile, register-webhook: beside the simulator
+        psp.add_command(command)
 
     app.cli.add_command(bank)
     app.cli.add_command(deliveries)

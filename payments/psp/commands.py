@@ -1,14 +1,14 @@
 """``flask psp reconcile`` and ``flask psp register-webhook <public url>``.
 
-The commands are declared on their own (``COMMANDS``) so that any ``psp`` group can carry
-them; ``psp`` below is a small group of just these.
+Declared on their own (``COMMANDS``); ``payments.cli`` adds them to the ``psp`` group, beside
+``simulator``.
 """
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from payments.cli.output import Group, fail
+from payments.cli.output import fail
 from payments.psp.client import ProviderError, client, enabled
 
 #: Where the provider's callbacks come in: the provider appends ``/pix`` to what is registered.
@@ -65,11 +65,3 @@ def register_webhook_command(public_url: str) -> None:
 
 COMMANDS = (reconcile_command, register_webhook_command)
 
-
-@click.group("psp", cls=Group)
-def psp() -> None:
-    """Talk to the merchant's Pix provider (PIX_PSP_URL)."""
-
-
-for _command in COMMANDS:
-    psp.add_command(_command)
