@@ -150,6 +150,28 @@ def test_malformed_json_is_a_problem(sim, auth):
     assert answer.status_code == 400 and answer.mimetype == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", f"/v2/cob/{TXID}"),
+        ("patch", f"/v2/cob/{TXID}"),
+        ("put", "/v2/pix/E" + "0" * 31 + "/devolucao/r1"),
+        ("put", f"/v2/webhook/{KEY}"),
+        ("post", f"/sim/pay/{TXID}"),
+        ("post", "/v2/nowhere"),
+        ("delete", f"/v2/cob/{TXID}"),
+    ],
+)
+@pytest.mark.parametrize("body", [b"", b"null", b"[1]", b'"x"', b"{", b"\xff\xfe", b"{}" * 600000])
+def test_no_input_gets_a_5xx(sim, auth, method, path, body):
+    answer = getattr(sim, method)(
+        path, data=body, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.data[:200])
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["status"] == answer.status_code
+
+
 def test_cob_patch_removes_it(sim, auth):
     sim.put(f"/v2/cob/{TXID}", json=COB, headers=auth)
     removed = sim.patch(
