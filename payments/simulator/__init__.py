@@ -32,6 +32,7 @@ DEFAULTS = {
     "SIM_MERCHANT_NAME": "Loja Exemplo",
     "SIM_MERCHANT_CITY": "Sao Paulo",
     "SIM_LOCATION_HOST": None,  # host[:port] in the location URL; None: the request's host
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # larger bodies: 413
 }
 
 
