@@ -5,6 +5,7 @@ production) is the app, its client greened by eventlet's monkey patching. Paying
 simulator's ``POST /sim/pay/{txid}``; the page learns it through the event stream.
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -13,10 +14,13 @@ import pytest
 
 from payments.pix.brcode import parse_brcode
 from tests.live import ROOT, EventStream, LiveServer, call, free_port
-from tests.psp_simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorServer, api_call
-from tests.psp_simulator import get_token
-
-KEY = "123e4567-e12b-12d1-a456-426655440000"  # the demo key the app writes into every cob
+from tests.psp_simulator import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    SimulatorServer,
+    api_call,
+    get_token,
+)
 
 
 def app_env(sim_url: str, tmp_path, name: str) -> dict[str, str]:
@@ -33,16 +37,11 @@ def app_env(sim_url: str, tmp_path, name: str) -> dict[str, str]:
 def register_webhook(env: dict[str, str], app_url: str) -> str:
     """Run ``flask psp register-webhook`` as an operator would; return what it printed."""
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "payments", "psp",
-                           "register-webhook", app_url], cwd=ROOT, env={**env_base(), **env},
+                           "register-webhook", app_url], cwd=ROOT,
+                          env={**os.environ, "SECRET_KEY": "live-test", **env},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def env_base() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "SECRET_KEY": "live-test"}
 
 
 @pytest.fixture
