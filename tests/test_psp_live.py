@@ -13,6 +13,7 @@ import time
 import pytest
 
 from payments.pix.brcode import parse_brcode
+from tests.backends import postgres_url  # noqa: F401  (fixture)
 from tests.live import ROOT, EventStream, LiveServer, call, free_port
 from tests.psp_simulator import (
     DEMO_CLIENT_ID,
@@ -162,3 +163,41 @@ def test_provider_down_at_create_is_503_and_nothing_is_created(tmp_path):
 
     assert status == 503 and "Pix provider" in body["message"]
     assert listed == (200, {"data": [], "next_cursor": None})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_several_processes_reconciling_apply_each_pix_once(tmp_path, database_url):
+    from payments.extensions import db
+    from tests.apps import migrated_app
+
+    with SimulatorServer(tmp_path, "--drop-callbacks") as provider:
+        env = {**app_env(provider.url, tmp_path, "unused"), "DATABASE_URL": database_url}
+        app = migrated_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "live-test",
+                            **{k: v for k, v in env.items() if k.startswith("PIX_PSP")}},
+                           str(tmp_path))
+        client = app.test_client()
+        payments = [client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+                    for _ in range(4)]
+        for payment in payments:
+            pay(provider, payment)  # no callback comes
+        runs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "payments", "psp",
+                                  "reconcile"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE,
+                                 env={**os.environ, "SECRET_KEY": "live-test", **env})
+                for _ in range(3)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+
+        assert all(run.returncode == 0 for run in runs), outputs
+        changed = [int(out.split(" Pix listed, ")[1].split()[0]) for out, _ in outputs
+                   if "Pix listed" in out]
+        assert sum(changed) == 4, outputs
+        assert [client.get(f"/payments/pix/{p['id']}/status").get_json()["status"]
+                for p in payments] == ["paid"] * 4
+        with app.app_context():
+            db.engine.dispose()
