@@ -305,7 +305,8 @@ def test_paying_calls_the_registered_webhook_back(sim, auth):
 
 
 def test_callbacks_are_retried_with_a_bound(sim_app, sim, auth):
-    sim_app.extensions["simulator"].notifier.attempts = 3
+    notifier = sim_app.extensions["simulator"].notifier
+    notifier.attempts = 3
     with Receiver(status=503) as receiver:
         sim.put(f"/v2/webhook/{KEY}", json={"webhookUrl": receiver.url}, headers=auth)
         pay(sim, auth, 1)
@@ -317,6 +318,7 @@ def test_callbacks_are_retried_with_a_bound(sim_app, sim, auth):
         assert failed["state"] == "failed" and failed["attempts"] == 3 == receiver.attempts
         assert failed["last_status"] == 503
         receiver.attempts = 0
+        notifier.attempts, notifier.delay = 6, 0.3  # room to recover between tries
         pix = pay(sim, auth, 2)
         while receiver.attempts < 2:  # the second try fails too, then the receiver recovers
             assert time.monotonic() < deadline
@@ -325,7 +327,7 @@ def test_callbacks_are_retried_with_a_bound(sim_app, sim, auth):
         [(_, body)] = receiver.wait_for(1)
     assert body == {"pix": [pix]}
     retried = sim.get("/sim/callbacks").json["callbacks"][1]
-    assert retried["state"] == "delivered" and retried["attempts"] == 3
+    assert retried["state"] == "delivered" and retried["attempts"] >= 3
 
 
 def test_drop_callbacks_sends_none():
@@ -481,14 +483,14 @@ def test_refunds_refuse_bad_requests(sim, auth):
 
 
 def test_the_command_serves_and_tokens_expire(tmp_path):
-    with SimulatorServer(tmp_path, "--token-seconds", "1") as server:
+    with SimulatorServer(tmp_path, "--token-seconds", "2") as server:
         status, token = get_token(server.token_url)
-        assert status == 200 and token["expires_in"] == 1
+        assert status == 200 and token["expires_in"] == 2
         url = f"{server.psp_url}/cob/{TXID}"
         status, cob = api_call(url, token["access_token"], "PUT", COB)
         assert status == 201 and cob["status"] == "ATIVA"
         assert cob["location"].startswith(f"127.0.0.1:{server.port}/qr/v2/")
-        time.sleep(1.2)
+        time.sleep(2.2)
         status, problem = api_call(url, token["access_token"])
         assert status == 401 and "expired" in problem["detail"]
         status, fresh = get_token(server.token_url)

@@ -243,23 +243,20 @@ def revise(sim: Simulator, txid: str, body: object) -> dict:
 
 
 def _revise_fields(cob: dict, body: dict) -> None:
-    """Change the expiry, value, key or texts that ``body`` names."""
+    """Change the expiry, value, key, debtor or texts that ``body`` names."""
     seconds = _expiry(body.get("calendario"), required=False)
     if seconds is not None:
         cob["calendario"]["expiracao"] = seconds
-    valor = _value(body.get("valor"), required=False)
-    if valor is not None:
-        cob["valor"] = valor
-    if "chave" in body:
-        cob["chave"] = _key(body["chave"])
-    for name in ("solicitacaoPagador",):
-        text = _text(body, name, 140)
-        if text is not None:
-            cob[name] = text
-    if body.get("devedor") is not None:
-        cob["devedor"] = _debtor(body["devedor"])
-    if body.get("infoAdicionais") is not None:
-        cob["infoAdicionais"] = _extra_info(body["infoAdicionais"])
+    checks = {
+        "valor": lambda value: _value(value, required=False),
+        "chave": _key,
+        "solicitacaoPagador": lambda _: _text(body, "solicitacaoPagador", 140),
+        "devedor": _debtor,
+        "infoAdicionais": _extra_info,
+    }
+    for name, check in checks.items():
+        if body.get(name) is not None:
+            cob[name] = check(body[name])
 
 
 def payload(sim: Simulator, loc_token: str) -> dict:
