@@ -429,18 +429,20 @@ def test_static_mode_refunds_say_they_need_a_provider(tmp_path):
 @pytest.fixture(params=["static", "provider"])
 def any_mode(request, tmp_path):
     """A client in each mode: static BR Codes, or dynamic charges at the fake provider."""
+    provider = None
     if request.param == "static":
         app = make_app(tmp_path)
     else:
         app = make_app(tmp_path, **CONFIG)
-        psp_client(app).session.mount("http://psp.test", FakeProvider())
-    yield request.param, app.test_client()
+        provider = FakeProvider()
+        psp_client(app).session.mount("http://psp.test", provider)
+    yield request.param, app.test_client(), provider
     with app.app_context():
         db.engine.dispose()
 
 
 def test_create_page_and_cancel_in_both_modes(any_mode):
-    mode, client = any_mode
+    mode, client, _ = any_mode
     payment = create(client, "10.00")
     code = parse_brcode(payment["pix_code"])
 
@@ -450,3 +452,19 @@ def test_create_page_and_cancel_in_both_modes(any_mode):
     assert client.get(payment["page_url"]).status_code == 200
     assert client.post(f"/payments/pix/{payment['id']}/cancel").status_code == 200
     assert status(client, payment) == "canceled"
+
+
+def test_an_api_pix_callback_pays_once_in_both_modes(any_mode):
+    mode, client, provider = any_mode
+    payment = create(client, "10.00")
+    item = {"endToEndId": "E12345678202611231005abcdefghijk", "txid": payment["txid"],
+            "valor": "10.00", "horario": "2026-11-23T10:05:00.000Z"}
+    if provider is not None:
+        item = provider.pay(payment["txid"])  # the provider must know it
+
+    first = callback(client, item).get_json()["results"][0]
+    again = callback(client, item).get_json()["results"][0]
+
+    assert first["status"] == again["status"] == 200
+    assert first["payment"]["status"] == again["payment"]["status"] == "paid"
+    assert first["message"] == again["message"] == "The payment has been confirmed"
