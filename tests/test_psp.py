@@ -468,3 +468,16 @@ def test_an_api_pix_callback_pays_once_in_both_modes(any_mode):
     assert first["status"] == again["status"] == 200
     assert first["payment"]["status"] == again["payment"]["status"] == "paid"
     assert first["message"] == again["message"] == "The payment has been confirmed"
+
+
+def test_the_token_is_kept_until_shortly_before_it_expires(app, client, provider):
+    for _ in range(3):
+        create(client)
+
+    assert provider.calls.count(("POST", "/oauth/token")) == 1
+    with app.app_context():
+        session = psp_client().session
+        session.token["expires_at"] = session.token["expires_at"] - 3600 + 20  # 20 s left
+    create(client)
+
+    assert provider.calls.count(("POST", "/oauth/token")) == 2
