@@ -11,6 +11,7 @@ from payments.bank import deliveries
 from payments.charges import service as services
 from payments.extensions import db, socketio
 from payments.merchant import idempotency
+from payments.psp import reconcile
 from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
@@ -34,6 +35,8 @@ def tick() -> None:
     runs in a native thread: its fsyncs never stall the requests being served.
     """
     services.expire_due()
+    # With a Pix provider: list what it received, in a task of its own (never waited for here).
+    reconcile.maybe_start(current_app._get_current_object())
     hub = watchers.hub()
     # Only what changed is loaded: with hundreds of streams open, re-reading every watched
     # payment held the server ~12 ms per tick.

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from limits import parse_many
@@ -45,6 +46,14 @@ ENV_SETTINGS = (
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
     "DELIVERY_LOG_RETENTION_DAYS",
+    "PIX_PSP_URL",
+    "PIX_PSP_TOKEN_URL",
+    "PIX_PSP_CLIENT_ID",
+    "PIX_PSP_CLIENT_SECRET",
+    "PIX_PSP_CERT",
+    "PIX_PSP_KEY",
+    "PIX_PSP_CA",
+    "PIX_PSP_RECONCILE_SECONDS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -107,6 +116,17 @@ DEFAULTS = {
     # Days the bank webhook's delivery log keeps a delivery; older ones are deleted by the
     # background task and ``flask deliveries prune`` (LGPD: keep no longer than needed).
     "DELIVERY_LOG_RETENTION_DAYS": 90,
+    # The merchant's Pix provider (API Pix): unset, charges are static BR Codes.
+    "PIX_PSP_URL": None,
+    "PIX_PSP_TOKEN_URL": None,
+    "PIX_PSP_CLIENT_ID": None,
+    "PIX_PSP_CLIENT_SECRET": None,
+    # Optional mutual TLS with the provider: client certificate, its key, the CA to trust.
+    "PIX_PSP_CERT": None,
+    "PIX_PSP_KEY": None,
+    "PIX_PSP_CA": None,
+    # Seconds between listings of received Pix that catch a missed callback.
+    "PIX_PSP_RECONCILE_SECONDS": 60,
 }
 
 
@@ -130,6 +150,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _connections(app)
     _realtime(app)
     _delivery_log(app)
+    _psp(app)
     _environment(app)
 
 
@@ -332,6 +353,59 @@ def _delivery_log(app: Flask) -> None:
         raise ConfigError(f"DELIVERY_LOG_RETENTION_DAYS must be a whole number of days from 1 "
                           f"to {MAX_RETENTION_DAYS}: {value!r}")
     app.config["DELIVERY_LOG_RETENTION_DAYS"] = days
+#: The provider settings that must come together with ``PIX_PSP_URL``.
+PSP_REQUIRED = ("PIX_PSP_TOKEN_URL", "PIX_PSP_CLIENT_ID", "PIX_PSP_CLIENT_SECRET")
+PSP_FILES = ("PIX_PSP_CERT", "PIX_PSP_KEY", "PIX_PSP_CA")
+
+
+def _psp(app: Flask) -> None:
+    """Check the Pix provider's settings when ``PIX_PSP_URL`` is set; production wants https.
+
+    :raise ConfigError: one line per problem, all of them at once.
+    """
+    cfg = app.config
+    for name in ("PIX_PSP_URL", "PIX_PSP_TOKEN_URL"):
+        if isinstance(cfg.get(name), str):
+            cfg[name] = cfg[name].strip().rstrip("/") or None
+    value = cfg["PIX_PSP_RECONCILE_SECONDS"]
+    try:
+        cfg["PIX_PSP_RECONCILE_SECONDS"] = int(value)
+    except (TypeError, ValueError):
+        cfg["PIX_PSP_RECONCILE_SECONDS"] = 0
+    problems = []
+    if not 1 <= cfg["PIX_PSP_RECONCILE_SECONDS"] <= 86400:
+        problems.append(f"PIX_PSP_RECONCILE_SECONDS must be a whole number of seconds from 1 "
+                        f"to 86400, not {value!r}")
+    if not cfg.get("PIX_PSP_URL"):
+        others = [name for name in (*PSP_REQUIRED, *PSP_FILES) if cfg.get(name)]
+        if others:
+            problems.append(f"{', '.join(others)} set without PIX_PSP_URL, the provider's "
+                            "API Pix URL")
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return
+    production = str(cfg.get("PAYMENTS_ENV") or "").strip().lower() == "production"
+    for name in ("PIX_PSP_URL", "PIX_PSP_TOKEN_URL"):
+        url = cfg.get(name)
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            problems.append(f"{name} must be an absolute https URL, not {url!r}")
+        elif parts.scheme != "https" and production:
+            problems.append(f"{name} must be https in production, not {url!r}")
+    for name in PSP_REQUIRED:
+        if not cfg.get(name):
+            problems.append(f"PIX_PSP_URL needs {name} (OAuth2 client credentials)")
+    if bool(cfg.get("PIX_PSP_CERT")) != bool(cfg.get("PIX_PSP_KEY")):
+        problems.append("PIX_PSP_CERT and PIX_PSP_KEY go together: the client certificate "
+                        "and its key")
+    for name in PSP_FILES:
+        path = cfg.get(name)
+        if path and not os.path.isfile(path):
+            problems.append(f"{name} {path!r} is not a readable file")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _environment(app: Flask) -> None:

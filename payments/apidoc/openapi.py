@@ -27,6 +27,7 @@ from payments.patterns import IDEMPOTENCY_KEY as IDEMPOTENCY_PATTERN
 from payments.patterns import MAX_BODY, MAX_WEBHOOK_BODY, PUBLIC_ID, QR_CODE_NAME
 from payments.pix.brcode import MAX_AMOUNT_CENTS
 from payments.pix.money import cents_to_json
+from payments.psp.refunds import RefundRequest
 
 
 class RefundResult(BaseModel):
@@ -43,9 +44,10 @@ class ItemResult(BaseModel):
 
     endToEndId: str
     txid: str
-    status: Annotated[Literal[200, 404, 409], Field(
-        description="The Pix itself: 200 applied (or already), 404 no charge with that txid, "
-                    "409 refused (and none of its refunds tried)")]
+    status: Annotated[Literal[200, 404, 409, 502, 503], Field(
+        description="200 applied (or already), 404 no charge with that txid (with a Pix "
+        "provider: the provider knows no such Pix), 409 refused (none of its refunds tried; or the provider "
+        "records it otherwise), 502/503 the provider could not confirm it now: nothing was applied")]
     message: str
     payment: Payment | None
     refunds: list[RefundResult] = Field(
@@ -57,6 +59,28 @@ class PixResults(BaseModel):
     """The answer to an API Pix notice: one result per item, in order."""
 
     results: list[ItemResult]
+
+
+class RefundView(BaseModel):
+    """A refund asked of the Pix provider."""
+
+    id: str = Field(description="The refund's id at the provider (PUT /pix/{e2eid}/devolucao/{id})")
+    value: float
+    status: Literal["requested", "processing", "refunded", "failed"] = Field(
+        description="requested: stored, the provider did not answer yet (asked again in the "
+        "background); processing; refunded (DEVOLVIDO); failed (NAO_REALIZADO)")
+    provider_status: Literal["EM_PROCESSAMENTO", "DEVOLVIDO", "NAO_REALIZADO"] | None
+    reason: str | None
+    created_at: str
+    updated_at: str
+
+
+class RefundMessage(BaseModel):
+    """The answer to a refund request."""
+
+    message: str
+    refund: RefundView
+    payment: Payment
 
 
 class Health(BaseModel):
@@ -78,6 +102,8 @@ MODELS: tuple[tuple[type[BaseModel], str, str | None], ...] = (
     (PublicPayment, "serialization", None),
     (PaymentList, "serialization", None),
     (PixResults, "serialization", None),
+    (RefundRequest, "validation", "charge"),
+    (RefundMessage, "serialization", None),
     (Health, "serialization", None),
     (Error, "serialization", None),
 )
@@ -174,6 +200,13 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                "pattern": f"^{IDEMPOTENCY_PATTERN.pattern}$"},
 }
+#: What a route that asks the Pix provider (PIX_PSP_URL set) may answer when the provider fails.
+PROVIDER_ERRORS = {
+    "502": _error("The Pix provider refused the request; its problem's title and detail are in "
+                  "the message; nothing was changed"),
+    "503": _error("The Pix provider (or the database) is unavailable; nothing was changed, retry "
+                  "later", **{"Retry-After": RETRY}),
+}
 IDEMPOTENCY_ERRORS = {
     "409": _error("The first request with this Idempotency-Key is still running",
                   **{"Retry-After": RETRY}),
@@ -216,6 +249,7 @@ def _paths() -> dict:
                 **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS,
                 "429": _error("Too many charges created (RATE_LIMIT_CREATE)",
                               **{"Retry-After": RETRY}),
+                **PROVIDER_ERRORS,
             },
         }, "get": {
             "operationId": "listPayments",
@@ -236,7 +270,25 @@ def _paths() -> dict:
                 "404": _error("Unknown payment"),
                 "409": _error("The charge is paid, expired, refused or refunded; or the first "
                               "request with this Idempotency-Key is still running"),
-                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS,
+                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS, **PROVIDER_ERRORS,
+            },
+        }},
+        "/payments/pix/{payment_id}/refund": {"post": {
+            "operationId": "refundPayment",
+            "summary": "Refund a paid charge at the Pix provider, all or a part (merchant)",
+            "security": MERCHANT, "parameters": [PAYMENT_ID, IDEMPOTENCY_KEY],
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": _ref("RefundRequest")}}},
+            "responses": {
+                "200": _json("RefundMessage", "The provider settled the refund at once"),
+                "202": _json("RefundMessage", "The provider is processing the refund (or did not "
+                             "answer yet: it is asked again in the background)"),
+                "400": _error("An unknown field or a bad value"),
+                "404": _error("Unknown payment"),
+                "409": _error("No Pix provider (static mode), the charge is not paid, or the "
+                              "value is more than remains to refund; or the first request with "
+                              "this Idempotency-Key is still running"),
+                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS, **PROVIDER_ERRORS,
             },
         }},
         "/payments/pix/{payment_id}/qr.png": {"get": {

@@ -142,6 +142,11 @@ def _receive(payment: Payment, item: PixItem) -> tuple[int, str]:
     return int(result.changed), result.message
 
 
+def refunded_cents(payment: Payment) -> int:
+    """Return the sum of the settled refunds recorded for ``payment``."""
+    return _refunded_cents(payment)
+
+
 def _refunded_cents(payment: Payment) -> int:
     """Return the sum of the settled refunds recorded for ``payment``."""
     total = db.session.scalar(
@@ -173,6 +178,11 @@ def _record_refund(payment: Payment, refund: Refund) -> bool:
     if _refunded_cents(payment) > payment.amount_cents:
         raise Conflict("This refund would take the refunds above the payment's value")
     return True
+
+
+def apply_refund(payment: Payment, refund: Refund) -> tuple[int, str]:
+    """Apply one settled refund learnt otherwise than in a notice (the provider, asked)."""
+    return _refund(payment, refund)
 
 
 def _refund(payment: Payment, refund: Refund) -> tuple[int, str]:

@@ -2,7 +2,9 @@
 
 Every request is recorded in the delivery log before it is acted on; with
 ``PIX_WEBHOOK_SECRET`` set, one whose signature does not hold is answered 401, recorded
-without its body, and goes no further.
+without its body, and goes no further. With ``PIX_PSP_URL`` set, ``/confirmation/pix`` is the
+provider's callback: no signature (mutual TLS at the edge), and each item is applied only once
+the provider confirms it (``payments.psp.callbacks``).
 """
 
 from flask import Blueprint, Response, current_app, g, request
@@ -16,6 +18,8 @@ from payments.charges import service
 from payments.errors import BadRequest, PaymentError, Unauthorized
 from payments.extensions import db
 from payments.patterns import MAX_WEBHOOK_BODY
+from payments.psp import callbacks
+from payments.psp.client import enabled as psp_enabled
 from payments.web.inputs import json_object, parse_json_object
 
 bp = Blueprint("webhooks", __name__, url_prefix="/payments/pix")
@@ -39,7 +43,9 @@ def confirm_pix(data: dict) -> tuple[dict, int]:
     :raise BadRequest: the body is not ``{"pix": [...]}`` of valid items; nothing is applied.
     """
     items = parse_pix_notice(data)
-    results = [receipts.apply_pix_item(item) for item in items]
+    # With a Pix provider each item is a hint, applied only as the provider records it.
+    apply = callbacks.apply_verified if psp_enabled() else receipts.apply_pix_item
+    results = [apply(item) for item in items]
     return {"results": [r.to_dict() for r in results]}, sum(r.changes for r in results)
 
 
@@ -91,6 +97,10 @@ def receive() -> None:
         g.delivery_id = deliveries.record(request.endpoint, b"", None, request.content_length or 0)
         raise
     secret = current_app.config.get("PIX_WEBHOOK_SECRET")
+    if request.endpoint == "webhooks.confirmation_pix" and psp_enabled():
+        # The provider authenticates with mutual TLS at our edge, not our HMAC; and each item
+        # is checked with the provider before it is applied.
+        secret = None
     reason = None
     if secret:
         try:

@@ -111,7 +111,8 @@ class Payment(db.Model):
     bank_payment_id: Mapped[str] = mapped_column(
         String(36), unique=True, default=new_bank_payment_id
     )
-    txid: Mapped[str] = mapped_column(String(25), unique=True)
+    # 1-25 characters for a static BR Code, 26-35 for a dynamic charge at a provider.
+    txid: Mapped[str] = mapped_column(String(35), unique=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value)
     pix_code: Mapped[str] = mapped_column(Text)

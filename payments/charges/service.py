@@ -20,6 +20,7 @@ from payments.extensions import db
 from payments.patterns import PUBLIC_ID, QR_CODE_NAME
 from payments.pix.brcode import build_brcode, new_txid
 from payments.pix.money import cents_to_decimal
+from payments.psp import charges as psp_charges
 
 #: Most ids in one ``IN (...)``: far below every database's parameter limit.
 IN_CHUNK = 500
@@ -77,21 +78,30 @@ def create_payment(amount_cents: int, order: Order | None = None) -> Payment:
     cfg = current_app.config
     order = order or Order()
     now = utcnow()
-    txid = new_txid()
-    return _insert(
-        txid=txid,
-        amount_cents=amount_cents,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(seconds=order.expires_in or cfg["PIX_EXPIRATION_SECONDS"]),
-        paid_at=None,
-        pix_code=build_brcode(
+    seconds = order.expires_in or cfg["PIX_EXPIRATION_SECONDS"]
+    if cfg.get("PIX_PSP_URL"):
+        # A dynamic charge at the merchant's provider: the bank enforces amount and expiry.
+        # If the provider is down or refuses, this raises and nothing is stored.
+        cob = psp_charges.create_cob(amount_cents, seconds, order.description)
+        txid, pix_code, expires_at = cob.txid, cob.pix_code, cob.expires_at
+    else:
+        txid = new_txid()
+        expires_at = now + timedelta(seconds=seconds)
+        pix_code = build_brcode(
             key=cfg["PIX_KEY"],
             name=cfg["PIX_MERCHANT_NAME"],
             city=cfg["PIX_MERCHANT_CITY"],
             amount_cents=amount_cents,
             txid=txid,
-        ),
+        )
+    return _insert(
+        txid=txid,
+        amount_cents=amount_cents,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires_at,
+        paid_at=None,
+        pix_code=pix_code,
         description=order.description,
         external_id=order.external_id,
         metadata=dict(order.metadata),
@@ -238,9 +248,11 @@ def apply_notice(payment: Payment, amount_cents: int, outcome: str = "approved")
 def cancel_payment(payment: Payment) -> bool:
     """Cancel a pending charge in the caller's transaction; return True if this call did.
 
-    A charge already canceled is left as it is (False).
+    A charge already canceled is left as it is (False). A dynamic charge is removed at the
+    provider first (``PATCH /cob/{txid}``).
 
     :raise Conflict: the charge is paid, expired, refused or refunded.
+    :raise ProviderError: the provider is down or refused the removal; nothing changed.
     """
     for _ in range(3):
         current = payment.current_status()
@@ -248,6 +260,9 @@ def cancel_payment(payment: Payment) -> bool:
             return False
         if not can_move(current, PaymentStatus.CANCELED):
             raise Conflict(f"A payment that is {current.value} cannot be canceled")
+        if current_app.config.get("PIX_PSP_URL") and psp_charges.is_dynamic(payment.txid):
+            # First at the provider, so it can no longer be paid; if that fails, nothing changes.
+            psp_charges.remove_cob(payment.txid)
         if move(payment, PaymentStatus.CANCELED):
             return True
     raise Conflict("The payment is changing; retry")

@@ -1,4 +1,4 @@
-"""``flask`` commands: ``bank`` (play the bank) and ``deliveries`` (the webhook delivery log)."""
+"""``flask`` commands: ``bank``, ``deliveries`` (the webhook delivery log) and ``psp``."""
 
 from flask import Flask
 
@@ -7,6 +7,12 @@ def register(app: Flask) -> None:
     """Add the project's command groups to ``app``'s ``flask`` command."""
     from payments.cli.bank import bank
     from payments.cli.deliveries import deliveries
+    from payments.cli.psp import psp
+    from payments.psp.commands import COMMANDS as PSP_COMMANDS
+
+    for command in PSP_COMMANDS:  # reconcile, register-webhook: beside the simulator
+        psp.add_command(command)
 
     app.cli.add_command(bank)
     app.cli.add_command(deliveries)
+    app.cli.add_command(psp)

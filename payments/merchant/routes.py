@@ -1,4 +1,4 @@
-"""The merchant's API: create, list and cancel charges. Thin: the rules are in the services.
+"""The merchant's API: create, list, cancel and refund charges. Thin: the rules are in the services.
 
 Every route needs the merchant's API key (``keys.merchant_route``); the writes
 take an ``Idempotency-Key`` (``idempotency.idempotent``).
@@ -12,6 +12,8 @@ from payments.errors import BadRequest
 from payments.extensions import db
 from payments.merchant.idempotency import idempotent
 from payments.merchant.keys import merchant_route
+from payments.psp import refunds
+from payments.psp.models import RefundStatus
 from payments.web.bodies import parse
 from payments.web.inputs import json_object
 
@@ -55,3 +57,26 @@ def cancel(payment_id: str):
     db.session.commit()  # the cancel's unit of work: its change is published after this
     message = "The payment has been canceled" if changed else "The payment was already canceled"
     return {"message": message, "payment": payment.to_dict()}
+
+
+@bp.post("/<payment_id>/refund")
+@merchant_route
+@idempotent
+def refund(payment_id: str):
+    """Refund a paid charge at the Pix provider: ``{}`` all that remains, ``{"value"}`` a part.
+
+    ``202`` while the provider processes it; ``200`` when it settled at once.
+    """
+    data = json_object() if request.get_data(cache=True).strip() else {}
+    body = refunds.parse_request(data, current_app.config["PIX_MAX_CENTS"])
+    payment = service.get_payment(payment_id)
+    asked = refunds.request_refund(payment, body.value)
+    db.session.refresh(payment)
+    if asked.status == RefundStatus.SETTLED:
+        message, status = "The refund has been settled", 200
+    elif asked.status == RefundStatus.REQUESTED:
+        message, status = ("The refund has been stored; the Pix provider did not answer yet and "
+                           "is asked again in the background"), 202
+    else:
+        message, status = "The refund has been requested; the Pix provider is processing it", 202
+    return {"message": message, "refund": asked.to_dict(), "payment": payment.to_dict()}, status

@@ -1,6 +1,8 @@
 """Build and parse static Pix BR Codes ("Pix copia e cola", EMV merchant-presented mode).
 
-Pure Python, no Flask, nothing of the package. The rules it follows: the Banco Central's
+A dynamic code (``build_dynamic_brcode``, what a Pix provider's ``pixCopiaECola`` is) carries
+in 26-25 the provider's location URL without its scheme instead of the key, and ``***`` in
+62-05. Pure Python, no Flask, nothing of the package. The rules it follows: the Banco Central's
 BR Code manual (EMV QRCPS merchant-presented mode; fields 00, 01, 26 with GUI
 ``br.gov.bcb.pix`` and the Pix key, 52 ``0000``, 53 ``986``, 54 the amount with two decimals,
 58 ``BR``, 59 name (25), 60 city (15), 62-05 txid, 63 CRC-16/CCITT-FALSE as four upper-case hex
@@ -25,6 +27,7 @@ __all__ = [
     "InvalidPixKey",
     "ascii_text",
     "build_brcode",
+    "build_dynamic_brcode",
     "crc16",
     "encode_fields",
     "new_txid",
@@ -391,6 +394,40 @@ def build_brcode(
     if len(payload) > MAX_PAYLOAD_LENGTH:
         raise ValueError(f"BR Code would be {len(payload)} characters, more than 512")
     return payload
+
+
+MAX_URL_LENGTH = 77  # the API Pix ``location``; 26 holds the GUI and 26-25 in 99 characters
+
+
+def build_dynamic_brcode(
+    *, url: str, name: str, city: str, amount_cents: int | None = None
+) -> str:
+    """Return a single-use dynamic Pix BR Code pointing to ``url``, with its CRC.
+
+    ``url`` is the provider's payload location without a scheme (``pix.example.com/qr/v2/...``);
+    the payer's app fetches the charge from it, so the txid is ``***`` and the amount optional.
+    """
+    if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL_LENGTH:
+        raise ValueError(f"url must be 1 to {MAX_URL_LENGTH} characters")
+    if _URL_SCHEME.match(url) or not all(" " < char <= "~" for char in url):
+        raise ValueError("url must be printable ASCII without a scheme such as https://")
+    fields = {
+        ID_PAYLOAD_FORMAT: "01",
+        ID_POINT_OF_INITIATION: "12",
+        ID_MERCHANT_ACCOUNT: encode_fields({SUB_GUI: PIX_GUI, SUB_URL: url}),
+        ID_MCC: "0000",
+        ID_CURRENCY: "986",
+    }
+    if amount_cents is not None:
+        fields[ID_AMOUNT] = _format_amount(amount_cents)
+    fields |= {
+        ID_COUNTRY: "BR",
+        ID_NAME: ascii_text(name, MAX_NAME_LENGTH),
+        ID_CITY: ascii_text(city, MAX_CITY_LENGTH),
+        ID_ADDITIONAL_DATA: _tlv(SUB_TXID, "***"),
+    }
+    body = encode_fields(fields) + ID_CRC + "04"
+    return body + crc16(body)
 
 
 # --- Parsing ---------------------------------------------------------------------------------
