@@ -46,8 +46,9 @@ class ItemResult(BaseModel):
     txid: str
     status: Annotated[Literal[200, 404, 409, 502, 503], Field(
         description="200 applied (or already), 404 no charge with that txid (with a Pix "
-        "provider: the provider knows no such Pix), 409 refused (none of its refunds tried; or the provider "
-        "records it otherwise), 502/503 the provider could not confirm it now: nothing was applied")]
+        "provider: the provider knows no such Pix), 409 refused (none of its refunds tried; "
+        "or the provider records it otherwise), 502/503 the provider could not confirm it "
+        "now: nothing was applied")]
     message: str
     payment: Payment | None
     refunds: list[RefundResult] = Field(
