@@ -32,10 +32,19 @@ def list_events(status: str | None, limit: int) -> None:
             click.echo("    " + describe(delivery))
 
 
+def shown(target: str) -> str:
+    """Return ``target`` with the password of a URL's user part (if any) hidden."""
+    scheme, sep, rest = target.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if sep and at and ":" in userinfo and "/" not in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+    return target
+
+
 def describe(delivery) -> str:
     """Return one line about a delivery: where, status, attempts, last answer, what next."""
     last = delivery.last_status if delivery.last_status is not None else "-"
-    line = (f"{delivery.kind} {delivery.target}  {delivery.status}  "
+    line = (f"{delivery.kind} {shown(delivery.target)}  {delivery.status}  "
             f"attempts={delivery.attempts}  last_status={last}")
     if delivery.status == "pending":
         line += f"  next={isoformat(delivery.next_attempt_at)}"
