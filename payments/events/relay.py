@@ -25,7 +25,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask
+from flask import Flask, g, request
 from sqlalchemy import bindparam, func, select, update
 
 from payments.events import outbox
@@ -47,8 +47,17 @@ ERROR_LENGTH = 300
 _DELIVERIES = EventDelivery.__table__
 _EVENTS = Event.__table__
 
+#: Most seconds a worker waits, before each send, for the writes being served to finish.
+GIVE_WAY_SECONDS = 0.005
+#: Which request methods the relay gives way to: those that change something (creates,
+#: bank notices, cancels) and must answer at once. GETs may be long polls, held 30 s.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 #: This process's relay, woken by ``outbox.committed()``.
 _wake = threading.Event()
+#: Writes being served by this process now (see ``give_way``).
+_serving = [0]
+_serving_lock = threading.Lock()
 
 
 def wake() -> None:
@@ -57,6 +66,36 @@ def wake() -> None:
 
 
 outbox.on_committed(wake)
+
+
+def init_app(app: Flask) -> None:
+    """Count the writes ``app`` is serving, which the relay's workers give way to."""
+
+    @app.before_request
+    def _begin() -> None:
+        if request.method in WRITE_METHODS:
+            g.outbox_counted = True
+            with _serving_lock:
+                _serving[0] += 1
+
+    @app.teardown_request
+    def _end(exc: BaseException | None) -> None:
+        if g.pop("outbox_counted", False):
+            with _serving_lock:
+                _serving[0] -= 1
+
+
+def give_way() -> None:
+    """Wait (at most ``GIVE_WAY_SECONDS``) while this process serves writes.
+
+    The relay shares the process with the requests: under green threads each of
+    a request's waits let every worker run its next send, which made a bank
+    notice twice as slow while a backlog drained (docs/benchmarks.md). Waiting
+    for a moment without writes keeps the relay in the gaps.
+    """
+    deadline = time.monotonic() + GIVE_WAY_SECONDS
+    while _serving[0] > 0 and time.monotonic() < deadline:
+        socketio.sleep(0.001)
 
 
 def utcnow() -> datetime:
@@ -177,7 +216,7 @@ def release(deliveries: list[dict]) -> None:
 
 
 def send_batch(app: Flask, destination: outbox.Destination, target: str,
-               deliveries: list[dict]) -> int:
+               deliveries: list[dict], before_send=None) -> int:
     """Send ``deliveries`` to ``target`` in order and record each; return how many were tried.
 
     After a failure the rest are recorded as failed alike, unsent: the target is down.
@@ -194,6 +233,8 @@ def send_batch(app: Flask, destination: outbox.Destination, target: str,
                 done = []
                 release(deliveries[index:])
                 return index
+            if before_send is not None:
+                before_send()
             try:
                 outcome = destination.send(target, json.loads(delivery["body"]))
             except Exception as exc:  # a destination must not end its worker
@@ -273,7 +314,7 @@ class Relay:
     def work(self, destination: outbox.Destination, target: str, deliveries: list[dict]) -> None:
         try:
             with self.app.app_context():
-                send_batch(self.app, destination, target, deliveries)
+                send_batch(self.app, destination, target, deliveries, give_way)
         except Exception:  # the database went away: the lease gives them back later
             self.app.logger.exception("outbox: recording a %s delivery failed", destination.kind)
         finally:
