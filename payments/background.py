@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from payments import database
 from payments.bank import deliveries
 from payments.charges import service as services
+from payments.events import purge as events_purge
 from payments.extensions import db, socketio
 from payments.merchant import idempotency
 from payments.psp import reconcile
@@ -47,6 +48,7 @@ def tick() -> None:
     if time.monotonic() - state["purged"] >= PURGE_SECONDS:
         idempotency.purge()
         deliveries.prune()
+        events_purge.purge()
         state["purged"] = time.monotonic()
     path = database.sqlite_file(db.engine)
     if path is not None:

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, abort, current_app, send_from_directory, url
 from sqlalchemy import text
 
 from payments.errors import DATABASE_RETRY_AFTER
+from payments.events import relay
 from payments.extensions import db
 from payments.realtime import message_queue
 
@@ -71,7 +72,17 @@ def health():
     else:
         status = "ok"
     body = {"status": status, "database": database, "message_queue": queue,
-            "environment": current_app.config["PAYMENTS_ENV"]}
+            "environment": current_app.config["PAYMENTS_ENV"],
+            "events_waiting": events_waiting() if database == "ok" else None}
     if status == "unavailable":
         return body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
     return body, 200
+
+
+def events_waiting() -> int | None:
+    """Return how many event deliveries wait to be sent; None if that cannot be read now."""
+    try:
+        return relay.waiting()
+    except Exception:  # the outbox's count never fails the health check
+        current_app.logger.warning("health check: cannot count the waiting events")
+        return None

@@ -1,4 +1,4 @@
-"""``flask`` commands: ``bank``, ``deliveries`` (the webhook delivery log) and ``psp``."""
+"""``flask`` commands: ``bank``, ``deliveries`` (the webhook log), ``events`` and ``psp``."""
 
 from flask import Flask
 
@@ -7,6 +7,7 @@ def register(app: Flask) -> None:
     """Add the project's command groups to ``app``'s ``flask`` command."""
     from payments.cli.bank import bank
     from payments.cli.deliveries import deliveries
+    from payments.cli.events import events
     from payments.cli.psp import psp
     from payments.psp.commands import COMMANDS as PSP_COMMANDS
 
@@ -15,4 +16,5 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(bank)
     app.cli.add_command(deliveries)
+    app.cli.add_command(events)
     app.cli.add_command(psp)
