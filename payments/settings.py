@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from limits import parse_many
@@ -34,6 +35,7 @@ ENV_SETTINGS = (
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
+    "BROKER_URL",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -75,6 +77,9 @@ DEFAULTS = {
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
     # python-engineio's as it ships; docs/benchmarks.md gives what each costs per page.
     "LEAN_WEBSOCKETS": True,
+    # RabbitMQ (AMQP 0-9-1) that receives every event on the topic exchange ``payments``,
+    # e.g. amqp://guest:guest@127.0.0.1:5672//; unset: no broker (docs/api.md, "RabbitMQ").
+    "BROKER_URL": None,
 }
 
 
@@ -97,6 +102,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _limits(app)
     _realtime(app)
     _environment(app)
+    _broker(app)
 
 
 #: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
@@ -240,3 +246,28 @@ def _environment(app: Flask) -> None:
                         f"{DEMO_PIX_KEY}")
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+#: The URL schemes of ``BROKER_URL``: AMQP 0-9-1, plain or over TLS.
+BROKER_SCHEMES = ("amqp", "amqps")
+
+
+def _broker(app: Flask) -> None:
+    """Check ``BROKER_URL`` is an AMQP URL (or unset); an empty value means no broker.
+
+    Only its form is checked here: a broker that does not answer does not stop
+    the start (events wait in the outbox until it does).
+
+    :raise ConfigError: it is not an ``amqp://`` or ``amqps://`` URL with a host.
+    """
+    url = (app.config.get("BROKER_URL") or "").strip()
+    if url:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- raises on a port that is not a number
+        except ValueError:
+            parts = parts._replace(netloc="")
+        if parts.scheme not in BROKER_SCHEMES or not parts.hostname:
+            raise ConfigError("BROKER_URL must be an AMQP URL such as "
+                              "amqp://guest:guest@127.0.0.1:5672// (or unset: no broker)")
+    app.config["BROKER_URL"] = url or None
