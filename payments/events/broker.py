@@ -24,10 +24,20 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
 from kombu import Connection, Exchange, Producer
+from sqlalchemy import Connection as Database
+from sqlalchemy import update
+
+from payments.events import outbox
+from payments.events.models import EventDelivery
+from payments.extensions import db, socketio
+
+KIND = "broker"
 
 #: The topic exchange every event is published to, with its type as routing key.
 EXCHANGE = "payments"
@@ -44,6 +54,8 @@ CONFIRM_TIMEOUT = 5.0
 RECONNECT_SECONDS = 1.0
 #: Seconds between the probes that notice a broker which is back.
 PROBE_SECONDS = 2.0
+#: Seconds ``status`` waits for a publish in flight before answering from what it knows.
+STATUS_WAIT_SECONDS = 0.5
 #: Delays between the attempts of one delivery, the last one repeated: at least 30 days of
 #: waiting before a delivery is given up (``failed``; ``flask events resend`` sends it again).
 #: The probe makes waiting deliveries due at once when the broker is back, so the backoff only
@@ -54,9 +66,12 @@ RETRY_FOREVER_DAYS = 30
 
 def retry_seconds() -> list[int]:
     """Return the delays between attempts of one broker delivery (see ``RETRY_SCHEDULE``)."""
-    head = list(RETRY_SCHEDULE)
-    tail = (RETRY_FOREVER_DAYS * 86400 - sum(head)) // RETRY_SCHEDULE[-1] + 1
-    return head + [RETRY_SCHEDULE[-1]] * tail
+    return list(_DELAYS)
+
+
+_DELAYS = RETRY_SCHEDULE + (RETRY_SCHEDULE[-1],) * (
+    (RETRY_FOREVER_DAYS * 86400 - sum(RETRY_SCHEDULE)) // RETRY_SCHEDULE[-1] + 1
+)
 
 
 class BrokerError(Exception):
@@ -76,7 +91,12 @@ class Broker:
         self.connection: Connection | None = None
         self.producer: Producer | None = None
         self.failed_at = float("-inf")  # monotonic time of the last failed connection
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # set by a failure, cleared by a success
+
+    @property
+    def down(self) -> bool:
+        """Tell whether the last thing tried with the broker failed (and nothing since worked)."""
+        return self.producer is None and self.last_error is not None
 
     def publish(self, event: dict) -> None:
         """Publish ``event`` to ``payments`` and return once the broker confirmed it.
@@ -114,18 +134,23 @@ class Broker:
         """Return ``ok`` when the broker answers now, else ``unavailable``.
 
         An open connection is asked a passive declare of ``payments`` (one round trip);
-        otherwise one is opened, unless one failed within ``RECONNECT_SECONDS``.
+        otherwise one is opened, unless one failed within ``RECONNECT_SECONDS``. While a
+        publish holds the connection longer than ``STATUS_WAIT_SECONDS``, the last
+        known state is the answer: ``/health`` never waits out a confirmation.
         """
-        with self.lock:
-            try:
-                producer = self._producer()
-                producer.channel.exchange_declare(EXCHANGE, "topic", durable=True, passive=True)
-            except BrokerError:
-                return "unavailable"
-            except Exception as exc:  # a dead connection, whatever its error class
-                self._drop(gist(exc))
-                return "unavailable"
-            return "ok"
+        if not self.lock.acquire(timeout=STATUS_WAIT_SECONDS):
+            return "unavailable" if self.down else "ok"  # a publish is in flight: its news
+        try:
+            producer = self._producer()
+            producer.channel.exchange_declare(EXCHANGE, "topic", durable=True, passive=True)
+        except BrokerError:
+            return "unavailable"
+        except Exception as exc:  # a dead connection, whatever its error class
+            self._drop(gist(exc))
+            return "unavailable"
+        finally:
+            self.lock.release()
+        return "ok"
 
     def close(self) -> None:
         """Close the connection, if one is open."""
@@ -218,3 +243,95 @@ def status(app: Flask) -> str:
     """Return the broker's state for ``/health``: ``ok``, ``unavailable`` or ``disabled``."""
     found = broker(app)
     return "disabled" if found is None else found.status()
+
+
+@dataclass
+class BrokerDestination(outbox.Destination):
+    """The outbox's destination ``broker``: one target, the exchange ``payments``."""
+
+    kind: str = KIND
+    broker: Broker | None = field(default=None, repr=False)
+
+    def targets(self, connection: Database, event: dict) -> list[str]:
+        return [EXCHANGE]
+
+    def send(self, target: str, event: dict) -> outbox.Outcome:
+        try:
+            self.broker.publish(event)
+        except BrokerError as exc:
+            return outbox.Outcome(False, error=f"broker: {exc}")
+        return outbox.Outcome(True)
+
+    def retry_seconds(self) -> list[int]:
+        return retry_seconds()
+
+
+def init_app(app: Flask) -> None:
+    """Register the broker destination when ``BROKER_URL`` is set (nothing is connected yet)."""
+    found = broker(app)
+    if found is not None:
+        outbox.register(app, BrokerDestination(broker=found))
+
+
+def start(app: Flask) -> None:
+    """Connect at a server's start, logging one line either way; start the recovery probe.
+
+    An unreachable broker is not a reason to refuse the start (the contract: creates
+    and bank notices still work, events wait): the line says so, and the probe
+    notices when it is back.
+    """
+    found = broker(app)
+    if found is None:
+        return
+    where = safe_url(found.url)
+    if found.status() == "ok":
+        app.logger.info("broker: publishing events to exchange %r at %s", EXCHANGE, where)
+    else:
+        app.logger.warning(
+            "broker unreachable at %s: %s; events wait in the outbox until it answers",
+            where,
+            found.last_error,
+        )
+    socketio.start_background_task(probe_forever, app)
+
+
+def probe(app: Flask) -> bool:
+    """If the broker was down and answers now, make its waiting deliveries due; tell if so."""
+    found = broker(app)
+    if found is None or not found.down or found.status() != "ok":
+        return False
+    with app.app_context():
+        resumed = make_due(app)
+    app.logger.warning(
+        "broker answers again at %s: %d waiting events resumed", safe_url(found.url), resumed
+    )
+    from payments.events import relay  # the relay imports the destinations' registry
+
+    relay.wake()
+    return True
+
+
+def probe_forever(app: Flask) -> None:
+    """Run ``probe`` every ``PROBE_SECONDS``; a failure is logged once and retried."""
+    while True:
+        socketio.sleep(PROBE_SECONDS)
+        try:
+            probe(app)
+        except Exception:  # the database may be away too: try again next time
+            app.logger.exception("broker probe failed; retrying every %s s", PROBE_SECONDS)
+
+
+def make_due(app: Flask) -> int:
+    """Make every pending broker delivery that failed an attempt due now; return how many.
+
+    A delivery claimed by a relay at this moment (never tried yet, or being
+    retried) keeps its lease unless it failed before: at worst one is sent
+    twice, which at-least-once allows.
+    """
+    table = EventDelivery.__table__
+    with db.engine.begin() as connection:
+        return connection.execute(
+            update(table)
+            .where(table.c.kind == KIND, table.c.status == "pending", table.c.attempts > 0)
+            .values(next_attempt_at=datetime.now(UTC))
+        ).rowcount
