@@ -27,7 +27,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the documented field order
 
-    from payments import database, errors, schema, site
+    from payments import database, errors, events, schema, site
     from payments.apidoc import views as apidoc
     from payments.bank import routes as bank
     from payments.charges import views as charges
@@ -50,6 +50,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     del sockets  # imported for its Socket.IO handlers
     watchers.init_app(app)
     publish.init_app()
+    events.init_app(app)
 
     app.register_blueprint(charges.bp)
     app.register_blueprint(merchant.bp)
