@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, send_from_directory, url_for
 from sqlalchemy import text
 
-from payments.events import relay
+from payments.events import broker, relay
 from payments.extensions import db
 from payments.realtime import message_queue
 
@@ -58,8 +58,10 @@ def health():
     healthy = database == "ok" and queue != "unavailable"
     body = {"status": "ok" if healthy else "unavailable", "database": database,
             "message_queue": queue, "environment": current_app.config["PAYMENTS_ENV"],
-            "events_waiting": events_waiting()}
-    return body, 200 if body["status"] == "ok" else 503
+            "events_waiting": events_waiting(), "broker": broker.status(current_app)}
+    if body["status"] == "ok" and body["broker"] == "unavailable":
+        body["status"] = "degraded"  # payments go on; events wait for the broker
+    return body, 200 if body["status"] in ("ok", "degraded") else 503
 
 
 def events_waiting() -> int | None:

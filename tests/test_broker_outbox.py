@@ -132,10 +132,7 @@ def test_a_broker_away_loses_nothing_and_never_slows_a_request(tmp_path, taps, p
 
 
 def test_events_wait_across_a_restart_and_go_out_when_the_broker_is_back(
-    tmp_path,
-    taps,
-    proxy,
-    broker_url,  # noqa: F811
+    tmp_path, taps, proxy, broker_url  # noqa: F811
 ):
     tap = taps("payments", "topic", "payment.*")
     env = {"BROKER_URL": through(broker_url, proxy.address)}

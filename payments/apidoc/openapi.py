@@ -49,10 +49,11 @@ class PixResults(BaseModel):
 class Health(BaseModel):
     """Whether the app and what it depends on answer."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     database: Literal["ok", "unavailable"]
     message_queue: Literal["ok", "unavailable", "disabled"]
     environment: Literal["sandbox", "production"]
+    broker: Literal["ok", "unavailable", "disabled"]  # unavailable: degraded, events wait
 
 
 #: The models whose schemas are components, and the largest amount each takes (None: none).

@@ -10,8 +10,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load the outbox's models and register the destinations that are configured."""
-    from payments.events import models, webhooks
+    from payments.events import broker, models, webhooks
 
     del models  # imported for its tables
     app.extensions.setdefault("outbox", {})
     webhooks.init_app(app)
+    broker.init_app(app)
