@@ -285,7 +285,11 @@ def start(app: Flask) -> None:
         return
     where = safe_url(found.url)
     if found.status() == "ok":
-        app.logger.info("broker: publishing events to exchange %r at %s", EXCHANGE, where)
+        with app.app_context():
+            resumed = make_due(app)  # what waited for the broker before this start goes now
+        app.logger.info(
+            "broker: publishing events to exchange %r at %s (%d waiting)", EXCHANGE, where, resumed
+        )
     else:
         app.logger.warning(
             "broker unreachable at %s: %s; events wait in the outbox until it answers",

@@ -1,0 +1,345 @@
+"""RabbitMQ through the outbox, and the two-process figure on PostgreSQL, beside the bare floor.
+
+    python -m bench.broker            # docs/benchmarks.md, "RabbitMQ" and "PostgreSQL"
+    python -m bench.broker --quick    # a smoke run with tiny counts
+
+Figures, each from real ``python app.py`` servers (eventlet, pinned to CPU 0
+as in ``bench.run``; the load generator and the RabbitMQ consumer on CPU 1):
+
+- **relay → RabbitMQ, events per second**: a backlog of ``payment.created``
+  events is made by a server whose broker does not answer; a second server on
+  the same database (with the real ``BROKER_URL``) starts, its relay drains the
+  backlog, and a consumer bound to ``payments`` counts arrivals. Rate = events
+  / (last arrival − first arrival): claim, publish with confirm, record.
+- **bank webhook → RabbitMQ consumer, latency**: one charge at a time is
+  confirmed; the clock stops when a consumer bound to ``Pagamentos_Aprovados``
+  receives its ``payment.paid``. Beside it the webhook's own answer time.
+- **the floor**: ``bench/baseline_app.py`` (bare Flask-SocketIO) measured by
+  ``bench.run.bench_baseline`` in the same run: its create rate and its
+  webhook → WebSocket event latency.
+- **PostgreSQL, one and two processes, relay on** (issue 15 point 7): create
+  and confirm throughput from 20 clients against one process, then against two
+  processes sharing the database and Redis (every create and confirm also
+  emits an event the relays publish to RabbitMQ).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kombu import Connection, Consumer, Exchange, Queue
+
+from .clients import confirm, create_payment
+from .run import (
+    CLIENT_CPU,
+    FULL,
+    QUICK,
+    REDIS_URL,
+    RESULTS,
+    SERVER_CPU,
+    bench_baseline,
+    can_pin,
+    confirm_load,
+    cpu_seconds,
+    create_load,
+    machine,
+    percentiles,
+    raise_fd_limit,
+    redis_available,
+    server,
+    session,
+)
+
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+#: A broker URL where nothing listens: the first server's events wait in the outbox.
+NOWHERE = "amqp://guest:guest@127.0.0.1:1//"
+
+
+class Tap:
+    """A consumer thread on an exclusive queue; ``arrived`` maps payment id → arrival times."""
+
+    def __init__(self, exchange: str, kind: str, routing_key: str = ""):
+        self.connection = Connection(BROKER_URL, connect_timeout=5)
+        self.connection.connect()
+        self.queue = Queue(
+            "",
+            exchange=Exchange(exchange, type=kind, durable=True),
+            routing_key=routing_key,
+            exclusive=True,
+            auto_delete=True,
+        )
+        self.arrivals: list[tuple[float, str, str]] = []  # (monotonic, type, subject)
+        self.waiters: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError("the consumer did not start")
+
+    def _run(self) -> None:
+        with Consumer(
+            self.connection,
+            queues=[self.queue],
+            on_message=self._message,
+            no_ack=True,
+            prefetch_count=0,
+        ):
+            self.ready.set()
+            while not self.stopped.is_set():
+                try:
+                    self.connection.drain_events(timeout=0.2)
+                except TimeoutError:
+                    pass
+
+    def _message(self, message) -> None:
+        now = time.monotonic()
+        event = json.loads(message.body)
+        with self.lock:
+            self.arrivals.append((now, event["type"], event["subject"]))
+            waiter = self.waiters.pop(event["subject"], None)
+        if waiter is not None:
+            loop, future = waiter
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(now))
+
+    def expect(self, subject: str) -> asyncio.Future:
+        """Return a future set to the arrival time of the next message about ``subject``."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self.lock:
+            self.waiters[subject] = (loop, future)
+        return future
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.connection.release()
+
+
+def broker_available() -> str | None:
+    """Return why the RabbitMQ figures cannot run, or None."""
+    try:
+        with Connection(BROKER_URL, connect_timeout=3) as connection:
+            connection.connect()
+    except Exception as exc:  # any connection failure
+        return f"RabbitMQ at {BROKER_URL} does not answer: {exc!r}"[:200]
+    return None
+
+
+def relay_throughput(workdir: Path, events: int, log) -> dict:
+    """Drain a backlog of ``events`` through one server's relay to RabbitMQ; events/s."""
+    env = {"DATABASE_URL": f"sqlite:///{workdir / 'backlog.sqlite'}"}
+    with server(workdir, "eventlet", name="backlog", env={**env, "BROKER_URL": NOWHERE}) as live:
+        made = asyncio.run(create_load([live.url], 20, events, [live.process.pid]))
+    tap = Tap("payments", "topic", "payment.created")
+    try:
+        started = time.monotonic()
+        with server(
+            workdir, "eventlet", name="drain", env={**env, "BROKER_URL": BROKER_URL}
+        ) as live:
+            pid = live.process.pid
+            cpu = cpu_seconds([pid])
+            expected = made["requests"] - made["errors"] + 20  # and create_load's warm-up
+            deadline = time.monotonic() + 300
+            while len(tap.arrivals) < expected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cpu = cpu_seconds([pid]) - cpu
+    finally:
+        tap.close()
+    times = sorted(t for t, _, _ in tap.arrivals)
+    span = times[-1] - times[0] if len(times) > 1 else 0
+    result = {
+        "events": events,
+        "created": made["requests"] - made["errors"],
+        "received": len(times),
+        "per_second": round((len(times) - 1) / span, 1) if span else None,
+        "first_after_start_s": round(times[0] - started, 2) if times else None,
+        "server_cpu_ms_per_event": round(cpu * 1000 / max(1, len(times)), 3),
+    }
+    log(f"[broker] relay drain: {result}")
+    return result
+
+
+async def webhook_to_consumer(base: str, tap: Tap, samples: int) -> dict:
+    """Time bank webhook sent → ``payment.paid`` received from ``Pagamentos_Aprovados``."""
+    latencies, answers = [], []
+    async with session(4) as http:
+        for _ in range(samples):
+            payment = await create_payment(http, base)
+            arrival = tap.expect(payment["id"])
+            started = time.monotonic()
+            status = await confirm(http, base, payment)
+            answered = time.monotonic()
+            arrived = await asyncio.wait_for(arrival, 30)
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status}")
+            latencies.append(arrived - started)
+            answers.append(answered - started)
+    return {"event_ms": percentiles(latencies), "webhook_answer_ms": percentiles(answers)}
+
+
+def broker_latency(workdir: Path, samples: int, log) -> dict:
+    """The webhook → RabbitMQ consumer latency on one server (relay on, broker up)."""
+    tap = Tap("Pagamentos_Aprovados", "fanout")
+    try:
+        with server(workdir, "eventlet", name="latency", env={"BROKER_URL": BROKER_URL}) as live:
+            result = asyncio.run(webhook_to_consumer(live.url, tap, samples))
+    finally:
+        tap.close()
+    log(f"[broker] webhook → consumer: {result}")
+    return result
+
+
+@contextmanager
+def postgres_database():
+    """Yield the URL of a new PostgreSQL database, dropped afterwards; None without PostgreSQL."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True)
+    except Exception:  # no driver, no server
+        yield None
+        return
+    name = f"pix_bench_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_pids() -> list[int]:
+    """Return the PostgreSQL server's process ids (its backends work for our servers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def figures(bases: list[str], pids: list[int], creates: int, confirms: int) -> dict:
+    """Create and confirm throughput from 20 clients, with the servers' and PostgreSQL's CPU."""
+    database = postgres_pids()
+    before = cpu_seconds(database)
+    create = asyncio.run(create_load(bases, 20, creates, pids))
+    middle = cpu_seconds(database)
+    confirmed = asyncio.run(confirm_load(bases, 20, confirms, pids))
+    after = cpu_seconds(database)
+    create["postgres_cpu_ms_per_request"] = round((middle - before) * 1000 / creates, 3)
+    confirmed["postgres_cpu_ms_per_request"] = round((after - middle) * 1000 / confirms, 3)
+    return {"create": create, "confirm": confirmed}
+
+
+def postgres_scale(workdir: Path, creates: int, confirms: int, log) -> dict:
+    """One and two eventlet processes on PostgreSQL and Redis, relay on (events to RabbitMQ)."""
+    reason = redis_available()
+    if reason:
+        return {"skipped": reason}
+    result: dict = {}
+    with postgres_database() as url:
+        if url is None:
+            return {"skipped": "PostgreSQL does not answer on 127.0.0.1:5432 (user postgres)"}
+        env = {"DATABASE_URL": url, "SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "BROKER_URL": BROKER_URL}
+        with server(workdir / "one", "eventlet", SERVER_CPU, "pg-one", env) as one:
+            result["one"] = figures([one.url], [one.process.pid], creates, confirms)
+            result["one"]["cpus"] = "server on CPU 0; load generator on CPU 1"
+        log(
+            f"[postgres x1] create {result['one']['create']['per_second']}/s, "
+            f"confirm {result['one']['confirm']['per_second']}/s"
+        )
+        with (
+            server(workdir / "two", "eventlet", SERVER_CPU, "pg-a", env) as a,
+            server(workdir / "two", "eventlet", CLIENT_CPU, "pg-b", env) as b,
+        ):
+            result["two"] = figures(
+                [a.url, b.url], [a.process.pid, b.process.pid], creates, confirms
+            )
+            result["two"]["cpus"] = (
+                "server a on CPU 0, server b on CPU 1; load generator, "
+                "PostgreSQL, Redis and RabbitMQ share both"
+            )
+        log(
+            f"[postgres x2] create {result['two']['create']['per_second']}/s, "
+            f"confirm {result['two']['confirm']['per_second']}/s"
+        )
+    for name in ("create", "confirm"):
+        one_rate = result["one"][name]["per_second"]
+        result[f"{name}_scaling"] = (
+            round(result["two"][name]["per_second"] / one_rate, 2) if one_rate else None
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the figures; print them; write ``bench/results/broker-<time>.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    parser.add_argument("--only", choices=("broker", "postgres"), help="one part only")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    backlog, samples, creates, confirms = (
+        (40, 10, 60, 40) if args.quick else (3000, 500, 3000, 1500)
+    )
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    raise_fd_limit()
+    if can_pin():
+        os.sched_setaffinity(0, {CLIENT_CPU})
+    results: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "loadavg_1min_before": round(os.getloadavg()[0], 2),
+        "machine": machine(),
+        "counts": {
+            "backlog": backlog,
+            "samples": samples,
+            "creates": creates,
+            "confirms": confirms,
+        },
+    }
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
+        floor = replace(QUICK if args.quick else FULL, creates_20=creates, samples=samples)
+        results["baseline"] = bench_baseline(floor, Path(tmp), log)
+        if args.only in (None, "broker"):
+            reason = broker_available()
+            if reason:
+                results["broker"] = {"skipped": reason}
+            else:
+                results["broker"] = {
+                    "relay": relay_throughput(Path(tmp) / "relay", backlog, log),
+                    "latency": broker_latency(Path(tmp) / "latency", samples, log),
+                }
+        if args.only in (None, "postgres"):
+            results["postgres"] = postgres_scale(Path(tmp) / "pg", creates, confirms, log)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
+    out = args.out or RESULTS / f"broker-{'quick-' if args.quick else ''}{int(time.time())}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
+    print(f"JSON: {out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
