@@ -234,16 +234,32 @@ def postgres_pids() -> list[int]:
     return pids
 
 
+def alive_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """Return {pid: CPU seconds so far} of those of ``pids`` still running."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds([pid])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """Return the CPU seconds spent between two readings by the processes in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
 def figures(bases: list[str], pids: list[int], creates: int, confirms: int) -> dict:
     """Create and confirm throughput from 20 clients, with the servers' and PostgreSQL's CPU."""
-    database = postgres_pids()
-    before = cpu_seconds(database)
+    database = postgres_pids()  # its backends, one per pooled connection, live across the run
+    before = alive_cpu_seconds(database)
     create = asyncio.run(create_load(bases, 20, creates, pids))
-    middle = cpu_seconds(database)
+    middle = alive_cpu_seconds(database)
     confirmed = asyncio.run(confirm_load(bases, 20, confirms, pids))
-    after = cpu_seconds(database)
-    create["postgres_cpu_ms_per_request"] = round((middle - before) * 1000 / creates, 3)
-    confirmed["postgres_cpu_ms_per_request"] = round((after - middle) * 1000 / confirms, 3)
+    after = alive_cpu_seconds(database)
+    create["postgres_cpu_ms_per_request"] = round(spent(before, middle) * 1000 / creates, 3)
+    confirmed["postgres_cpu_ms_per_request"] = round(spent(middle, after) * 1000 / confirms, 3)
     return {"create": create, "confirm": confirmed}
 
 
