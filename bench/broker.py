@@ -319,13 +319,92 @@ def postgres_scale(workdir: Path, creates: int, confirms: int, log) -> dict:
     return result
 
 
+def markdown(results: dict) -> str:
+    """Return the Markdown tables of docs/benchmarks.md for one run's ``results``."""
+    base = results["baseline"]
+    floor_rate = base["create"]["per_second"]
+    floor_cpu = base["create"]["server_cpu_ms_per_request"]
+    floor_ws = next(row for row in base["latency"] if row["transport"] == "websocket")
+    ws = floor_ws["event_ms"]
+
+    def lat(d: dict) -> str:
+        return f"{d.get('p50')} / {d.get('p99')}"
+
+    lines = [
+        f"Run {results['started']}, load average {results['loadavg_1min_before']} before, "
+        f"{results['loadavg_1min_after']} after.",
+        "",
+    ]
+    lines += [
+        "| figure | value | the floor in the same run | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines.append(
+        f"| floor: creates/s, 20 clients (CPU ms/create) | {floor_rate} ({floor_cpu}) | - | - |"
+    )
+    broker = results.get("broker", {})
+    if "relay" in broker:
+        relay = broker["relay"]
+        lines.append(
+            f"| relay → RabbitMQ: events/s, backlog of {relay['received']} "
+            f"(server CPU ms/event) | {relay['per_second']} "
+            f"({relay['server_cpu_ms_per_event']}) | {floor_rate} creates/s "
+            f"({floor_cpu}) | {round(relay['per_second'] / floor_rate, 2)}x rate, "
+            f"{round(relay['server_cpu_ms_per_event'] / floor_cpu, 2)}x CPU |"
+        )
+        latency = broker["latency"]
+        answer = latency["webhook_answer_ms"]
+        lines.append(
+            f"| bank webhook → RabbitMQ consumer, p50 / p99 ms | "
+            f"{lat(latency['event_ms'])} | webhook → WebSocket page {lat(ws)} | "
+            f"{round(latency['event_ms']['p50'] / ws['p50'], 1)}x p50 |"
+        )
+        lines.append(
+            f"| the webhook's answer, broker on, p50 / p99 ms | "
+            f"{lat(latency['webhook_answer_ms'])} | "
+            f"{floor_ws['webhook_answer_ms'].get('p50')} p50 | "
+            f"{round(answer['p50'] / floor_ws['webhook_answer_ms']['p50'], 1)}x p50 |"
+        )
+        lines.append(
+            f"| the webhook's answer, no broker, p50 / p99 ms | "
+            f"{lat(latency.get('without_broker_webhook_answer_ms', {}))} | | |"
+        )
+    pg = results.get("postgres", {})
+    if "one" in pg:
+        lines += [
+            "",
+            "| PostgreSQL, relay on (events to RabbitMQ) | creates/s, 20 clients | "
+            "p50 / p99 ms | server CPU ms/create | confirms/s, 20 clients | p50 / p99 ms "
+            "| server CPU ms/confirm |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for key, label in (
+            ("one", "one process (CPU 0; load on CPU 1)"),
+            ("two", "two processes (CPU 0 and 1; load on both)"),
+        ):
+            c, f = pg[key]["create"], pg[key]["confirm"]
+            lines.append(
+                f"| {label} | {c['per_second']} | {lat(c['latency_ms'])} | "
+                f"{c['server_cpu_ms_per_request']} | {f['per_second']} | "
+                f"{lat(f['latency_ms'])} | {f['server_cpu_ms_per_request']} |"
+            )
+        lines.append(f"| two / one | {pg['create_scaling']}x | | | {pg['confirm_scaling']}x | | |")
+    elif pg:
+        lines.append(f"PostgreSQL: {pg.get('skipped')}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the figures; print them; write ``bench/results/broker-<time>.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     parser.add_argument("--only", choices=("broker", "postgres"), help="one part only")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--report", type=Path, help="print the Markdown of a results file")
     args = parser.parse_args(argv)
+    if args.report:
+        print(markdown(json.loads(args.report.read_text())))
+        return {}
     backlog, samples, creates, confirms = (
         (40, 10, 60, 40) if args.quick else (3000, 500, 3000, 1500)
     )
@@ -368,7 +447,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or RESULTS / f"broker-{'quick-' if args.quick else ''}{int(time.time())}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
+    print(markdown(results))
     print(f"JSON: {out}")
     return results
 
