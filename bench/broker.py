@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -143,6 +144,14 @@ def relay_throughput(workdir: Path, events: int, log) -> dict:
     env = {"DATABASE_URL": f"sqlite:///{workdir / 'backlog.sqlite'}"}
     with server(workdir, "eventlet", name="backlog", env={**env, "BROKER_URL": NOWHERE}) as live:
         made = asyncio.run(create_load([live.url], 20, events, [live.process.pid]))
+    # The first server tried each delivery and backed off (up to minutes), and left what it
+    # held when stopped leased for EVENTS_LEASE_SECONDS: make every one due, never tried, so
+    # the drain measures the relay, not the retry schedule.
+    with sqlite3.connect(workdir / "backlog.sqlite") as database:
+        database.execute(
+            "UPDATE event_deliveries SET attempts = 0, last_error = NULL,"
+            " next_attempt_at = '2000-01-01 00:00:00.000000' WHERE status = 'pending'"
+        )
     tap = Tap("payments", "topic", "payment.created")
     try:
         started = time.monotonic()
@@ -160,11 +169,14 @@ def relay_throughput(workdir: Path, events: int, log) -> dict:
         tap.close()
     times = sorted(t for t, _, _ in tap.arrivals)
     span = times[-1] - times[0] if len(times) > 1 else 0
+    tenth = len(times) // 10  # the middle 80%: no start-up, no tail
+    middle = times[-tenth - 1] - times[tenth] if tenth else 0
     result = {
         "events": events,
         "created": made["requests"] - made["errors"],
         "received": len(times),
         "per_second": round((len(times) - 1) / span, 1) if span else None,
+        "per_second_middle_80": round((len(times) - 2 * tenth - 1) / middle, 1) if middle else None,
         "first_after_start_s": round(times[0] - started, 2) if times else None,
         "server_cpu_ms_per_event": round(cpu * 1000 / max(1, len(times)), 3),
     }
@@ -346,10 +358,11 @@ def markdown(results: dict) -> str:
     if "relay" in broker:
         relay = broker["relay"]
         lines.append(
-            f"| relay → RabbitMQ: events/s, backlog of {relay['received']} "
-            f"(server CPU ms/event) | {relay['per_second']} "
-            f"({relay['server_cpu_ms_per_event']}) | {floor_rate} creates/s "
-            f"({floor_cpu}) | {round(relay['per_second'] / floor_rate, 2)}x rate, "
+            f"| relay → RabbitMQ: events/s, backlog of {relay['received']}, first to last "
+            f"(middle 80%; server CPU ms/event) | {relay['per_second']} "
+            f"({relay.get('per_second_middle_80')}; {relay['server_cpu_ms_per_event']}) | "
+            f"{floor_rate} creates/s ({floor_cpu}) | "
+            f"{round(relay['per_second'] / floor_rate, 2)}x rate, "
             f"{round(relay['server_cpu_ms_per_event'] / floor_cpu, 2)}x CPU |"
         )
         latency = broker["latency"]
