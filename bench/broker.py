@@ -274,25 +274,67 @@ def alive_cpu_seconds(pids: list[int]) -> dict[int, float]:
 
 
 def spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """Return the CPU seconds spent between two readings by the processes in both."""
-    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+    """Return the CPU seconds spent between two readings: a process born meanwhile counts whole."""
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
 
 
 def figures(bases: list[str], pids: list[int], creates: int, confirms: int) -> dict:
-    """Create and confirm throughput from 20 clients, with the servers' and PostgreSQL's CPU."""
-    database = postgres_pids()  # its backends, one per pooled connection, live across the run
-    before = alive_cpu_seconds(database)
+    """Create and confirm throughput from 20 clients, with the servers' and PostgreSQL's CPU.
+
+    PostgreSQL's CPU is that of its processes (a backend per pooled connection, which the
+    pools open as the load grows), listed again at each reading.
+    """
+    before = alive_cpu_seconds(postgres_pids())
     create = asyncio.run(create_load(bases, 20, creates, pids))
-    middle = alive_cpu_seconds(database)
+    middle = alive_cpu_seconds(postgres_pids())
     confirmed = asyncio.run(confirm_load(bases, 20, confirms, pids))
-    after = alive_cpu_seconds(database)
-    create["postgres_cpu_ms_per_request"] = round(spent(before, middle) * 1000 / creates, 3)
-    confirmed["postgres_cpu_ms_per_request"] = round(spent(middle, after) * 1000 / confirms, 3)
+    after = alive_cpu_seconds(postgres_pids())
+    per_create = spent(before, middle) / creates
+    create["postgres_cpu_ms_per_request"] = round(per_create * 1000, 3)
+    # The confirm phase first makes its charges (untimed): their share is taken off.
+    per_confirm = (spent(middle, after) - per_create * confirms) / confirms
+    confirmed["postgres_cpu_ms_per_request"] = round(per_confirm * 1000, 3)
     return {"create": create, "confirm": confirmed}
 
 
+def postgres_pair(
+    url: str, workdir: Path, env: dict, creates: int, confirms: int, log, label: str
+) -> dict:
+    """One process, then two, on the database at ``url``; their figures and the factor."""
+    env = {"DATABASE_URL": url, "SOCKETIO_MESSAGE_QUEUE": REDIS_URL, **env}
+    result: dict = {}
+    with server(workdir / "one", "eventlet", SERVER_CPU, "pg-one", env) as one:
+        result["one"] = figures([one.url], [one.process.pid], creates, confirms)
+        result["one"]["cpus"] = "server on CPU 0; load generator on CPU 1"
+    with (
+        server(workdir / "two", "eventlet", SERVER_CPU, "pg-a", env) as a,
+        server(workdir / "two", "eventlet", CLIENT_CPU, "pg-b", env) as b,
+    ):
+        result["two"] = figures([a.url, b.url], [a.process.pid, b.process.pid], creates, confirms)
+        result["two"]["cpus"] = (
+            "server a on CPU 0, server b on CPU 1; load generator, "
+            "PostgreSQL, Redis and RabbitMQ share both"
+        )
+    for name in ("create", "confirm"):
+        one_rate = result["one"][name]["per_second"]
+        result[f"{name}_scaling"] = (
+            round(result["two"][name]["per_second"] / one_rate, 2) if one_rate else None
+        )
+    log(
+        f"[postgres {label}] x1 create {result['one']['create']['per_second']}/s, confirm "
+        f"{result['one']['confirm']['per_second']}/s; x2 create "
+        f"{result['two']['create']['per_second']}/s, confirm "
+        f"{result['two']['confirm']['per_second']}/s"
+    )
+    return result
+
+
 def postgres_scale(workdir: Path, creates: int, confirms: int, log) -> dict:
-    """One and two eventlet processes on PostgreSQL and Redis, relay on (events to RabbitMQ)."""
+    """One and two eventlet processes on PostgreSQL and Redis, relay on (events to RabbitMQ).
+
+    Then the same without ``BROKER_URL`` (the relay runs, with nothing to deliver): what
+    the events' delivery takes of the scaling. Each pair has a fresh database.
+    """
     reason = redis_available()
     if reason:
         return {"skipped": reason}
@@ -300,33 +342,12 @@ def postgres_scale(workdir: Path, creates: int, confirms: int, log) -> dict:
     with postgres_database() as url:
         if url is None:
             return {"skipped": "PostgreSQL does not answer on 127.0.0.1:5432 (user postgres)"}
-        env = {"DATABASE_URL": url, "SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "BROKER_URL": BROKER_URL}
-        with server(workdir / "one", "eventlet", SERVER_CPU, "pg-one", env) as one:
-            result["one"] = figures([one.url], [one.process.pid], creates, confirms)
-            result["one"]["cpus"] = "server on CPU 0; load generator on CPU 1"
-        log(
-            f"[postgres x1] create {result['one']['create']['per_second']}/s, "
-            f"confirm {result['one']['confirm']['per_second']}/s"
+        result = postgres_pair(
+            url, workdir / "broker", {"BROKER_URL": BROKER_URL}, creates, confirms, log, "relay on"
         )
-        with (
-            server(workdir / "two", "eventlet", SERVER_CPU, "pg-a", env) as a,
-            server(workdir / "two", "eventlet", CLIENT_CPU, "pg-b", env) as b,
-        ):
-            result["two"] = figures(
-                [a.url, b.url], [a.process.pid, b.process.pid], creates, confirms
-            )
-            result["two"]["cpus"] = (
-                "server a on CPU 0, server b on CPU 1; load generator, "
-                "PostgreSQL, Redis and RabbitMQ share both"
-            )
-        log(
-            f"[postgres x2] create {result['two']['create']['per_second']}/s, "
-            f"confirm {result['two']['confirm']['per_second']}/s"
-        )
-    for name in ("create", "confirm"):
-        one_rate = result["one"][name]["per_second"]
-        result[f"{name}_scaling"] = (
-            round(result["two"][name]["per_second"] / one_rate, 2) if one_rate else None
+    with postgres_database() as url:
+        result["idle"] = postgres_pair(
+            url, workdir / "idle", {}, creates, confirms, log, "no broker"
         )
     return result
 
@@ -386,22 +407,26 @@ def markdown(results: dict) -> str:
     if "one" in pg:
         lines += [
             "",
-            "| PostgreSQL, relay on (events to RabbitMQ) | creates/s, 20 clients | "
-            "p50 / p99 ms | server CPU ms/create | confirms/s, 20 clients | p50 / p99 ms "
-            "| server CPU ms/confirm |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| PostgreSQL | creates/s, 20 clients | p50 / p99 ms | server CPU ms/create | "
+            "PostgreSQL CPU ms/create | confirms/s, 20 clients | p50 / p99 ms | "
+            "server CPU ms/confirm | PostgreSQL CPU ms/confirm |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for key, label in (
-            ("one", "one process (CPU 0; load on CPU 1)"),
-            ("two", "two processes (CPU 0 and 1; load on both)"),
-        ):
-            c, f = pg[key]["create"], pg[key]["confirm"]
+        for pair, name in ((pg, "relay on, events to RabbitMQ"), (pg.get("idle"), "no broker")):
+            if not pair:
+                continue
+            for key, label in (("one", "one process"), ("two", "two processes")):
+                c, f = pair[key]["create"], pair[key]["confirm"]
+                lines.append(
+                    f"| {name}: {label} | {c['per_second']} | {lat(c['latency_ms'])} | "
+                    f"{c['server_cpu_ms_per_request']} | {c['postgres_cpu_ms_per_request']} | "
+                    f"{f['per_second']} | {lat(f['latency_ms'])} | "
+                    f"{f['server_cpu_ms_per_request']} | {f['postgres_cpu_ms_per_request']} |"
+                )
             lines.append(
-                f"| {label} | {c['per_second']} | {lat(c['latency_ms'])} | "
-                f"{c['server_cpu_ms_per_request']} | {f['per_second']} | "
-                f"{lat(f['latency_ms'])} | {f['server_cpu_ms_per_request']} |"
+                f"| {name}: two / one | {pair['create_scaling']}x | | | | "
+                f"{pair['confirm_scaling']}x | | | |"
             )
-        lines.append(f"| two / one | {pg['create_scaling']}x | | | {pg['confirm_scaling']}x | | |")
     elif pg:
         lines.append(f"PostgreSQL: {pg.get('skipped')}")
     return "\n".join(lines)
