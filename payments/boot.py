@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from payments import background, create_app, database, schema
 from payments.bank import deliveries
-from payments.events import relay
+from payments.events import broker, relay
 from payments.extensions import db
 from payments.realtime import engine_sockets, message_queue
 from payments.settings import ConfigError
@@ -50,6 +50,7 @@ def serve_app(overrides: dict | None = None, instance_path: str | None = None) -
     warn_at_start(app)
     background.start(app)
     relay.start(app)
+    broker.start(app)  # an unreachable broker is one log line, not a refusal: events wait
     return app
 
 

@@ -60,6 +60,7 @@ ENV_SETTINGS = (
     "EVENTS_RETENTION_DAYS",
     "EVENTS_FAILED_RETENTION_DAYS",
     "EVENTS_LEASE_SECONDS",
+    "BROKER_URL",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -143,6 +144,9 @@ DEFAULTS = {
     "EVENTS_FAILED_RETENTION_DAYS": 30,
     # Seconds a relay's claim holds a delivery: after a crash, another process resends then.
     "EVENTS_LEASE_SECONDS": 60,
+    # RabbitMQ (AMQP 0-9-1) that receives every event on the topic exchange ``payments``,
+    # e.g. amqp://guest:guest@127.0.0.1:5672//; unset: no broker (docs/api.md, "RabbitMQ").
+    "BROKER_URL": None,
 }
 
 
@@ -169,6 +173,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _psp(app)
     _environment(app)
     _events(app)
+    _broker(app)
 
 
 #: The database timeouts: name -> (lowest, highest) whole seconds.
@@ -508,3 +513,28 @@ def _events(app: Flask) -> None:
             problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+#: The URL schemes of ``BROKER_URL``: AMQP 0-9-1, plain or over TLS.
+BROKER_SCHEMES = ("amqp", "amqps")
+
+
+def _broker(app: Flask) -> None:
+    """Check ``BROKER_URL`` is an AMQP URL (or unset); an empty value means no broker.
+
+    Only its form is checked here: a broker that does not answer does not stop
+    the start (events wait in the outbox until it does).
+
+    :raise ConfigError: it is not an ``amqp://`` or ``amqps://`` URL with a host.
+    """
+    url = (app.config.get("BROKER_URL") or "").strip()
+    if url:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- raises on a port that is not a number
+        except ValueError:
+            parts = parts._replace(netloc="")
+        if parts.scheme not in BROKER_SCHEMES or not parts.hostname:
+            raise ConfigError("BROKER_URL must be an AMQP URL such as "
+                              "amqp://guest:guest@127.0.0.1:5672// (or unset: no broker)")
+    app.config["BROKER_URL"] = url or None

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, abort, current_app, send_from_directory, url
 from sqlalchemy import text
 
 from payments.errors import DATABASE_RETRY_AFTER
-from payments.events import relay
+from payments.events import broker, relay
 from payments.extensions import db
 from payments.realtime import message_queue
 
@@ -65,15 +65,17 @@ def health():
             pass
         database = "unavailable"
     queue = message_queue.status(current_app)
+    broker_state = broker.status(current_app)
     if database != "ok":
         status = "unavailable"
-    elif queue == "unavailable":
-        status = "degraded"
+    elif queue == "unavailable" or broker_state == "unavailable":
+        status = "degraded"  # payments go on; real time falls back, events wait
     else:
         status = "ok"
     body = {"status": status, "database": database, "message_queue": queue,
             "environment": current_app.config["PAYMENTS_ENV"],
-            "events_waiting": events_waiting() if database == "ok" else None}
+            "events_waiting": events_waiting() if database == "ok" else None,
+            "broker": broker_state}
     if status == "unavailable":
         return body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
     return body, 200

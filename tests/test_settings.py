@@ -76,7 +76,8 @@ def test_health_reports_the_database(client):
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "disabled",
-                                   "environment": "sandbox", "events_waiting": 0}
+                                   "environment": "sandbox", "events_waiting": 0,
+                                   "broker": "disabled"}
 
 
 def test_the_sandbox_says_so_on_every_page_and_in_health(client, create):
@@ -111,3 +112,20 @@ def test_one_key_creates_at_least_1000_charges_a_minute_by_default(tmp_path):
              for _ in range(1001)]
 
     assert codes.count(201) == 1001
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://u:s3cret@127.0.0.1:6379/0", "127.0.0.1:5672", "amqp://", "amqp://h:x/"]
+)
+def test_a_broker_url_that_is_not_amqp_stops_the_start_without_echoing_it(tmp_path, url):
+    with pytest.raises(ConfigError, match="BROKER_URL must be an AMQP URL") as raised:
+        make(tmp_path, BROKER_URL=url)
+
+    assert "s3cret" not in str(raised.value)  # a URL may hold a password
+
+
+def test_a_broker_url_is_only_checked_for_its_form(tmp_path):
+    app = make(tmp_path, BROKER_URL=" amqp://guest:guest@127.0.0.1:1// ")  # nothing listens
+
+    assert app.config["BROKER_URL"] == "amqp://guest:guest@127.0.0.1:1//"
+    assert "broker" in app.extensions["outbox"]

@@ -91,6 +91,7 @@ class Health(BaseModel):
     database: Literal["ok", "unavailable"]
     message_queue: Literal["ok", "unavailable", "disabled"]
     environment: Literal["sandbox", "production"]
+    broker: Literal["ok", "unavailable", "disabled"]  # unavailable: degraded, events wait
 
 
 #: The models whose schemas are components, and the largest amount each takes (None: none).

@@ -10,9 +10,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load the outbox's models and register the destinations that are configured."""
-    from payments.events import models, relay, webhooks
+    from payments.events import broker, models, relay, webhooks
 
     del models  # imported for its tables
     app.extensions.setdefault("outbox", {})
     relay.init_app(app)
     webhooks.init_app(app)
+    broker.init_app(app)
