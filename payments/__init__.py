@@ -34,6 +34,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     from payments.cli import register as register_commands
     from payments.extensions import db, socketio
     from payments.merchant import routes as merchant
+    from payments.push import routes as push
     from payments.realtime import message_queue, publish, sockets, watchers  # sockets: handlers
     from payments.web import security, sessions
 
@@ -53,6 +54,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     app.register_blueprint(charges.bp)
     app.register_blueprint(merchant.bp)
+    app.register_blueprint(push.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(site.bp)
     app.register_blueprint(apidoc.bp)

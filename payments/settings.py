@@ -11,9 +11,12 @@ from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
 from payments.pix.money import InvalidAmount, reais_to_cents
+from payments.push import keys as push_keys
 
 # A documented demo receiver (the random key of Banco Central's own examples).
 DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
+# Who push services may contact about our pushes until VAPID_SUBJECT says (documented).
+DEMO_VAPID_SUBJECT = "mailto:pagamentos@example.com"
 
 #: Settings that may come from the environment (or ``instance/config.py``).
 ENV_SETTINGS = (
@@ -34,6 +37,9 @@ ENV_SETTINGS = (
     "LEAN_WEBSOCKETS",
     "PAYMENTS_ENV",
     "MERCHANT_API_KEYS",
+    "VAPID_PRIVATE_KEY",
+    "VAPID_SUBJECT",
+    "PUSH_KEEP_SECONDS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -75,6 +81,12 @@ DEFAULTS = {
     # The server's own Engine.IO connections (no idle green thread per page): on, or "0" for
     # python-engineio's as it ships; docs/benchmarks.md gives what each costs per page.
     "LEAN_WEBSOCKETS": True,
+    # Web Push: the PEM P-256 key signing pushes (unset: one generated once into instance/),
+    # who push services may contact, and how long a charge's subscriptions outlive its
+    # last change (they are personal-ish data: endpoints are not kept for ever).
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_SUBJECT": DEMO_VAPID_SUBJECT,
+    "PUSH_KEEP_SECONDS": 86400,
 }
 
 
@@ -96,6 +108,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _pix(app)
     _limits(app)
     _realtime(app)
+    _push(app)
     _environment(app)
 
 
@@ -210,6 +223,27 @@ def _realtime(app: Flask) -> None:
             raise ConfigError(f"LEAN_WEBSOCKETS must be 1 or 0, not {lean!r}")
         lean = lean.strip().lower() in ("1", "true")
     app.config["LEAN_WEBSOCKETS"] = bool(lean)
+
+
+def _push(app: Flask) -> None:
+    """Load the VAPID key, check its subject and how long subscriptions are kept.
+
+    :raise ConfigError: the key is not a PEM P-256 private key, the subject not a
+        ``mailto:`` or ``https:`` URI, or ``PUSH_KEEP_SECONDS`` not 60 to 2592000.
+    """
+    try:
+        push_keys.load(app)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    value = app.config["PUSH_KEEP_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 60 <= seconds <= 30 * 86400:
+        raise ConfigError(f"PUSH_KEEP_SECONDS must be a whole number from 60 to 2592000: "
+                          f"{value!r}")
+    app.config["PUSH_KEEP_SECONDS"] = seconds
 
 
 def _environment(app: Flask) -> None:

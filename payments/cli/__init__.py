@@ -7,6 +7,8 @@ def register(app: Flask) -> None:
     """Add the project's command groups to ``app``'s ``flask`` command."""
     from payments.cli.bank import bank
     from payments.cli.deliveries import deliveries
+    from payments.push.cli import push
 
     app.cli.add_command(bank)
     app.cli.add_command(deliveries)
+    app.cli.add_command(push)
