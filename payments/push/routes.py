@@ -4,7 +4,9 @@ Thin: the rules are in ``subscriptions`` and ``notices``. The customer's routes
 need no key; ``notify`` is a merchant route (API key, ``Idempotency-Key``).
 """
 
-from flask import Blueprint, current_app, send_from_directory
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, request
 
 from payments.charges import service
 from payments.merchant.idempotency import idempotent
@@ -54,7 +56,8 @@ def notify(payment_id: str):
 @bp.get("/sw.js")
 def service_worker():
     """Serve the service worker that shows pushes; its scope is ``/payments/pix/``."""
-    response = send_from_directory(current_app.static_folder, "js/sw.js", max_age=0)
-    response.mimetype = "text/javascript"
+    script = (Path(current_app.static_folder) / "js" / "sw.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
     response.cache_control.no_cache = True  # an update of the worker reaches browsers at once
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
