@@ -27,7 +27,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     settings.load(app, overrides)
     app.json.sort_keys = False  # keep the documented field order
 
-    from payments import database, errors, schema, site
+    from payments import database, errors, events, schema, site
+    from payments import push as push_feature
     from payments.apidoc import views as apidoc
     from payments.bank import routes as bank
     from payments.charges import views as charges
@@ -51,6 +52,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     del sockets  # imported for its Socket.IO handlers
     watchers.init_app(app)
     publish.init_app()
+    events.init_app(app)
+    push_feature.init_app(app)  # the outbox's "push" destination
 
     app.register_blueprint(charges.bp)
     app.register_blueprint(merchant.bp)

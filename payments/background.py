@@ -8,8 +8,10 @@ from flask import Flask, current_app
 
 from payments import database
 from payments.charges import service as services
+from payments.events import purge as events_purge
 from payments.extensions import db, socketio
 from payments.merchant import idempotency
+from payments.push import subscriptions as push_subscriptions
 from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
@@ -41,6 +43,8 @@ def tick() -> None:
     state = current_app.extensions.setdefault("background", {"purged": float("-inf")})
     if time.monotonic() - state["purged"] >= PURGE_SECONDS:
         idempotency.purge()
+        events_purge.purge()
+        push_subscriptions.purge()
         state["purged"] = time.monotonic()
     path = database.sqlite_file(db.engine)
     if path is not None:

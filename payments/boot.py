@@ -1,4 +1,4 @@
-"""Start a server process: check what it needs, migrate the schema, start its background task.
+"""Start a server process: check what it needs, migrate the schema, start its background tasks.
 
 This is the only code that acts on the world at start. ``create_app`` only
 configures; ``app.py`` (eventlet's server) and ``wsgi.py`` (gunicorn) call
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments import background, create_app, schema
+from payments.events import relay
 from payments.extensions import db
 from payments.realtime import engine_sockets, message_queue
 from payments.settings import ConfigError
@@ -46,6 +47,7 @@ def serve_app(overrides: dict | None = None, instance_path: str | None = None) -
     check_message_queue(app)
     warn_at_start(app)
     background.start(app)
+    relay.start(app)
     return app
 
 

@@ -40,6 +40,12 @@ ENV_SETTINGS = (
     "VAPID_PRIVATE_KEY",
     "VAPID_SUBJECT",
     "PUSH_KEEP_SECONDS",
+    "MERCHANT_WEBHOOK_URLS",
+    "MERCHANT_WEBHOOK_SECRET",
+    "MERCHANT_WEBHOOK_RETRY_SECONDS",
+    "EVENTS_RETENTION_DAYS",
+    "EVENTS_FAILED_RETENTION_DAYS",
+    "EVENTS_LEASE_SECONDS",
 )
 
 #: Settings where an empty value in the environment means "off", not "use the default".
@@ -87,6 +93,16 @@ DEFAULTS = {
     "VAPID_PRIVATE_KEY": None,
     "VAPID_SUBJECT": DEMO_VAPID_SUBJECT,
     "PUSH_KEEP_SECONDS": 86400,
+    # Comma-separated URLs every event is POSTed to, signed with MERCHANT_WEBHOOK_SECRET.
+    "MERCHANT_WEBHOOK_URLS": None,
+    "MERCHANT_WEBHOOK_SECRET": None,
+    # Seconds between a webhook's attempts; after the last one it is failed (about 1.5 days).
+    "MERCHANT_WEBHOOK_RETRY_SECONDS": "10,60,300,1800,7200,21600,86400",
+    # Days an event is kept once every destination has it; one that failed somewhere, longer.
+    "EVENTS_RETENTION_DAYS": 7,
+    "EVENTS_FAILED_RETENTION_DAYS": 30,
+    # Seconds a relay's claim holds a delivery: after a crash, another process resends then.
+    "EVENTS_LEASE_SECONDS": 60,
 }
 
 
@@ -110,6 +126,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _realtime(app)
     _push(app)
     _environment(app)
+    _events(app)
 
 
 #: Seconds to wait for a PostgreSQL connection before the request (or the start) gives up.
@@ -272,5 +289,60 @@ def _environment(app: Flask) -> None:
     if cfg["PIX_KEY"] == DEMO_PIX_KEY:
         problems.append(f"production needs PIX_KEY, the shop's own Pix key, not the demo key "
                         f"{DEMO_PIX_KEY}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _number(cfg, name: str, low: float, high: float, kind=int):
+    """Return setting ``name`` as a ``kind`` from ``low`` to ``high``.
+
+    :raise ConfigError: it is not.
+    """
+    value = cfg[name]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g}: {value!r}")
+    return number
+
+
+def _events(app: Flask) -> None:
+    """Check the outbox's settings and the merchant's webhooks.
+
+    :raise ConfigError: one line per problem, all of them at once.
+    """
+    cfg = app.config
+    problems = []
+    urls = cfg.get("MERCHANT_WEBHOOK_URLS") or []
+    if isinstance(urls, str):
+        urls = [url.strip() for url in urls.split(",") if url.strip()]
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
+            problems.append(f"MERCHANT_WEBHOOK_URLS: {url!r} is not an http(s) URL")
+    cfg["MERCHANT_WEBHOOK_URLS"] = list(dict.fromkeys(urls))  # each URL once
+    if urls and not cfg.get("MERCHANT_WEBHOOK_SECRET"):
+        problems.append("MERCHANT_WEBHOOK_URLS needs MERCHANT_WEBHOOK_SECRET, the secret "
+                        "the merchant's endpoint checks each event's signature with")
+    delays = cfg.get("MERCHANT_WEBHOOK_RETRY_SECONDS")
+    if isinstance(delays, str):
+        delays = [part.strip() for part in delays.split(",") if part.strip()]
+    try:
+        delays = [int(delay) for delay in delays or ()]
+    except (TypeError, ValueError):
+        delays = [-1]
+    if any(not 0 <= delay <= 7 * 86400 for delay in delays):
+        problems.append("MERCHANT_WEBHOOK_RETRY_SECONDS must be comma-separated whole seconds "
+                        "from 0 to 604800, e.g. 10,60,300")
+    cfg["MERCHANT_WEBHOOK_RETRY_SECONDS"] = delays
+    for name, low, high in (("EVENTS_RETENTION_DAYS", 0, 3650),
+                            ("EVENTS_FAILED_RETENTION_DAYS", 0, 3650),
+                            ("EVENTS_LEASE_SECONDS", 1, 3600)):
+        try:
+            cfg[name] = _number(cfg, name, low, high, float)
+        except ConfigError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems))

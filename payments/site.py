@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, send_from_directory, url_for
 from sqlalchemy import text
 
+from payments.events import relay
 from payments.extensions import db
 from payments.realtime import message_queue
 
@@ -56,5 +57,15 @@ def health():
     queue = message_queue.status(current_app)
     healthy = database == "ok" and queue != "unavailable"
     body = {"status": "ok" if healthy else "unavailable", "database": database,
-            "message_queue": queue, "environment": current_app.config["PAYMENTS_ENV"]}
+            "message_queue": queue, "environment": current_app.config["PAYMENTS_ENV"],
+            "events_waiting": events_waiting()}
     return body, 200 if body["status"] == "ok" else 503
+
+
+def events_waiting() -> int | None:
+    """Return how many event deliveries wait to be sent; None if that cannot be read now."""
+    try:
+        return relay.waiting()
+    except Exception:  # the outbox's count never fails the health check
+        current_app.logger.warning("health check: cannot count the waiting events")
+        return None

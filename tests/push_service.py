@@ -40,15 +40,20 @@ class Browser:
     name: str
     endpoint: str
     private_key: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     auth: bytes = field(default_factory=lambda: os.urandom(16))
 
     def subscription(self) -> dict:
         """Return what ``PushSubscription.toJSON()`` would give."""
         point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+        }
 
 
 @dataclass
@@ -75,8 +80,11 @@ def verify_vapid(header: str, public_key: str, origin: str) -> dict:
     raw = unb64url(signature)
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(public_key))
     try:
-        key.verify(encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:])),
-                   f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+        key.verify(
+            encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:])),
+            f"{head}.{body}".encode(),
+            ec.ECDSA(hashes.SHA256()),
+        )
     except InvalidSignature:
         raise ValueError("JWT signature does not verify") from None
     claims = json.loads(unb64url(body))
@@ -121,8 +129,9 @@ class PushService:
         """Return the pushes once there are ``count``; raise AssertionError after ``timeout``."""
         with self.arrived:
             if not self.arrived.wait_for(lambda: len(self.pushes) >= count, timeout):
-                raise AssertionError(f"{len(self.pushes)} pushes arrived, not {count}; "
-                                     f"refused: {self.rejected}")
+                raise AssertionError(
+                    f"{len(self.pushes)} pushes arrived, not {count}; refused: {self.rejected}"
+                )
             return list(self.pushes)
 
     def _receive(self, name: str, headers: dict, body: bytes) -> int:
@@ -139,8 +148,9 @@ class PushService:
             if not headers.get("ttl", "").isdigit() or int(headers["ttl"]) <= 0:
                 raise ValueError(f"TTL {headers.get('ttl')!r} is not above 0")
             claims = verify_vapid(headers.get("authorization", ""), self.public_key, self.origin)
-            plain = http_ece.decrypt(body, private_key=browser.private_key,
-                                     auth_secret=browser.auth, version="aes128gcm")
+            plain = http_ece.decrypt(
+                body, private_key=browser.private_key, auth_secret=browser.auth, version="aes128gcm"
+            )
             payload = json.loads(plain)
         except Exception as exc:  # noqa: BLE001  (every reason is a refusal to report)
             with self.lock:

@@ -46,11 +46,11 @@ def test_create_payment_commits_one_insert_and_returns_the_row_loaded(app):
 
         payment = services.create_payment(15050)
 
-        assert statements == ["INSERT"]  # no flush, no reload
+        assert statements == ["INSERT", "INSERT"]  # the charge and its event; no flush, no reload
         state = inspect(payment)
         assert state.detached and not state.expired_attributes  # nothing left to load
         data = payment.to_dict()
-        assert statements == ["INSERT"]
+        assert statements == ["INSERT", "INSERT"]
         db.session.add(payment)  # a caller that goes on to change it attaches it
         db.session.refresh(payment)
         assert payment.to_dict() == data

@@ -9,6 +9,7 @@ from payments import background, create_app
 from payments.boot import serve_app
 from payments.charges import service as services
 from payments.charges.models import Payment, PaymentStatus, utcnow
+from payments.events import relay
 from payments.extensions import db, socketio
 from payments.realtime.watchers import hub
 
@@ -125,7 +126,7 @@ def test_only_the_server_starts_the_background_task(tmp_path, monkeypatch):
     plain = create_app(config, instance_path=str(tmp_path))
     server = serve_app(config, instance_path=str(tmp_path))
 
-    assert [args[1] for args in started] == [server]
+    assert started == [(background.run, server), (relay.run, server)]  # the outbox's relay too
     assert plain is not server
     for each in (plain, server):
         with each.app_context():

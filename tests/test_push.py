@@ -49,8 +49,9 @@ def subscribe(client):
 
 def deliveries(app) -> list[EventDelivery]:
     with app.app_context():
-        rows = db.session.scalars(select(EventDelivery).where(EventDelivery.kind == "push")
-                                  .order_by(EventDelivery.id)).all()
+        rows = db.session.scalars(
+            select(EventDelivery).where(EventDelivery.kind == "push").order_by(EventDelivery.id)
+        ).all()
         db.session.expunge_all()
         return rows
 
@@ -58,12 +59,16 @@ def deliveries(app) -> list[EventDelivery]:
 def make_due(app) -> None:
     """Bring every pending delivery's next attempt to now (as if its delay had passed)."""
     with app.app_context():
-        db.session.execute(update(EventDelivery).where(EventDelivery.status == "pending")
-                           .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(EventDelivery)
+            .where(EventDelivery.status == "pending")
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
 
 
 # --- keys -------------------------------------------------------------------------------------
+
 
 def test_the_public_key_is_the_uncompressed_p256_point(client, create):
     payment = create()
@@ -100,29 +105,42 @@ def test_a_generated_key_is_made_once_private_and_kept(tmp_path):
 
 def test_vapid_private_key_is_used_when_set(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x",
-                      "VAPID_PRIVATE_KEY": pem.replace("\n", "\\n")}, instance_path=str(tmp_path))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "SECRET_KEY": "x",
+            "VAPID_PRIVATE_KEY": pem.replace("\n", "\\n"),
+        },
+        instance_path=str(tmp_path),
+    )
 
     with app.app_context():
         public = keys.public_key()
-    expected = key.public_key().public_bytes(serialization.Encoding.X962,
-                                             serialization.PublicFormat.UncompressedPoint)
+    expected = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     assert public == b64url(expected)
     assert not (tmp_path / keys.KEY_FILE).exists()
 
 
-@pytest.mark.parametrize(("setting", "value", "words"), [
-    ("VAPID_PRIVATE_KEY", "not a key", "VAPID_PRIVATE_KEY must be an unencrypted PEM"),
-    ("VAPID_SUBJECT", "admin@example.com", "VAPID_SUBJECT must be a mailto:"),
-    ("VAPID_SUBJECT", "http://example.com", "VAPID_SUBJECT must be a mailto:"),
-    ("PUSH_KEEP_SECONDS", "soon", "PUSH_KEEP_SECONDS must be"),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("VAPID_PRIVATE_KEY", "not a key", "VAPID_PRIVATE_KEY must be an unencrypted PEM"),
+        ("VAPID_SUBJECT", "admin@example.com", "VAPID_SUBJECT must be a mailto:"),
+        ("VAPID_SUBJECT", "http://example.com", "VAPID_SUBJECT must be a mailto:"),
+        ("PUSH_KEEP_SECONDS", "soon", "PUSH_KEEP_SECONDS must be"),
+    ],
+)
 def test_bad_push_settings_stop_the_start(tmp_path, setting, value, words):
     with pytest.raises(ConfigError, match=words) as caught:
-        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", setting: value},
-                   instance_path=str(tmp_path))
+        create_app(
+            {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", setting: value},
+            instance_path=str(tmp_path),
+        )
     assert "not a key" not in str(caught.value)  # a key's text is never repeated
 
 
@@ -135,6 +153,7 @@ def test_keygen_prints_a_p256_private_key(app):
 
 
 # --- subscribe and unsubscribe ----------------------------------------------------------------
+
 
 def test_subscribing_stores_the_subscription(app, create, subscribe, service):
     payment = create()
@@ -177,27 +196,31 @@ def _with(subscription: dict, path: str, value) -> dict:
 NOT_ON_CURVE = b64url(b"\x04" + b"\x01" * 64)
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    ("endpoint", "http://push.example.com/x", "endpoint"),
-    ("endpoint", "ftp://127.0.0.1/x", "endpoint"),
-    ("endpoint", "https://user:pw@push.example.com/x", "endpoint"),
-    ("endpoint", "not a url", "endpoint"),
-    ("endpoint", 12, "endpoint"),
-    ("endpoint", "https://push.example.com/" + "x" * 2048, "endpoint"),
-    ("endpoint", KeyError, "endpoint"),
-    ("keys.p256dh", b64url(b"\x04" + b"\x01" * 31), "keys.p256dh"),
-    ("keys.p256dh", NOT_ON_CURVE, "keys.p256dh"),
-    ("keys.p256dh", "***", "keys.p256dh"),
-    ("keys.p256dh", KeyError, "keys.p256dh"),
-    ("keys.auth", b64url(os.urandom(15)), "keys.auth"),
-    ("keys.auth", b64url(os.urandom(17)), "keys.auth"),
-    ("keys.auth", None, "keys.auth"),
-    ("keys", KeyError, "keys"),
-    ("keys", "k", "keys"),
-    ("expirationTime", "tomorrow", "expirationTime"),
-])
-def test_a_bad_subscription_is_400_naming_the_field(app, create, subscribe, service, path, value,
-                                                    field):
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("endpoint", "http://push.example.com/x", "endpoint"),
+        ("endpoint", "ftp://127.0.0.1/x", "endpoint"),
+        ("endpoint", "https://user:pw@push.example.com/x", "endpoint"),
+        ("endpoint", "not a url", "endpoint"),
+        ("endpoint", 12, "endpoint"),
+        ("endpoint", "https://push.example.com/" + "x" * 2048, "endpoint"),
+        ("endpoint", KeyError, "endpoint"),
+        ("keys.p256dh", b64url(b"\x04" + b"\x01" * 31), "keys.p256dh"),
+        ("keys.p256dh", NOT_ON_CURVE, "keys.p256dh"),
+        ("keys.p256dh", "***", "keys.p256dh"),
+        ("keys.p256dh", KeyError, "keys.p256dh"),
+        ("keys.auth", b64url(os.urandom(15)), "keys.auth"),
+        ("keys.auth", b64url(os.urandom(17)), "keys.auth"),
+        ("keys.auth", None, "keys.auth"),
+        ("keys", KeyError, "keys"),
+        ("keys", "k", "keys"),
+        ("expirationTime", "tomorrow", "expirationTime"),
+    ],
+)
+def test_a_bad_subscription_is_400_naming_the_field(
+    app, create, subscribe, service, path, value, field
+):
     payment = create()
     body = _with(service.browser().subscription(), path, value)
 
@@ -212,18 +235,26 @@ def test_a_bad_subscription_is_400_naming_the_field(app, create, subscribe, serv
 def test_a_body_that_is_not_json_is_refused(client, create):
     payment = create()
 
-    response = client.post(f"/payments/pix/{payment['id']}/push", data="x",
-                           content_type="text/plain")
+    response = client.post(
+        f"/payments/pix/{payment['id']}/push", data="x", content_type="text/plain"
+    )
 
     assert response.status_code == 415
 
 
 @pytest.fixture
 def production(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite'}",
-                      "SECRET_KEY": "x" * 32, "PAYMENTS_ENV": "production",
-                      "PIX_WEBHOOK_SECRET": "s" * 32, "MERCHANT_API_KEYS": "k" * 32,
-                      "PIX_KEY": "+5511987654321"}, instance_path=str(tmp_path))
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite'}",
+            "SECRET_KEY": "x" * 32,
+            "PAYMENTS_ENV": "production",
+            "PIX_WEBHOOK_SECRET": "s" * 32,
+            "MERCHANT_API_KEYS": "k" * 32,
+            "PIX_KEY": "+5511987654321",
+        },
+        instance_path=str(tmp_path),
+    )
     with app.app_context():
         db.create_all()
     yield app
@@ -231,13 +262,21 @@ def production(tmp_path):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9/push/x", "https://127.0.0.1/push/x",
-                                      "https://10.0.0.8/push/x", "https://[::1]/push/x",
-                                      "https://169.254.169.254/latest"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:9/push/x",
+        "https://127.0.0.1/push/x",
+        "https://10.0.0.8/push/x",
+        "https://[::1]/push/x",
+        "https://169.254.169.254/latest",
+    ],
+)
 def test_outside_sandbox_a_loopback_or_private_endpoint_is_refused(production, service, endpoint):
     client = production.test_client()
-    created = client.post("/payments/pix", json={"value": 10},
-                          headers={"Authorization": "Bearer " + "k" * 32}).get_json()["payment"]
+    created = client.post(
+        "/payments/pix", json={"value": 10}, headers={"Authorization": "Bearer " + "k" * 32}
+    ).get_json()["payment"]
     body = _with(service.browser().subscription(), "endpoint", endpoint)
 
     response = client.post(f"/payments/pix/{created['id']}/push", json=body)
@@ -283,28 +322,34 @@ def test_unsubscribing_deletes_it(app, client, create, subscribe, service):
         assert db.session.get(PushSubscription, subscription_id) is None
 
 
-def test_a_subscription_is_unsubscribed_only_through_its_own_charge(client, create, subscribe,
-                                                                     service):
+def test_a_subscription_is_unsubscribed_only_through_its_own_charge(
+    client, create, subscribe, service
+):
     payment, other = create(), create()
     subscription_id = subscribe(payment, service.browser()).get_json()["id"]
 
     response = client.delete(f"/payments/pix/{other['id']}/push/{subscription_id}")
 
     assert response.status_code == 404
-    assert client.delete(f"/payments/pix/{payment['id']}/push/{subscription_id}"
-                         ).status_code == 204
+    assert client.delete(f"/payments/pix/{payment['id']}/push/{subscription_id}").status_code == 204
 
 
 # --- a push per change ------------------------------------------------------------------------
 
+
 def expected_paid(payment: dict) -> dict:
-    return {"title": "Pagamento confirmado",
-            "body": "Recebemos o seu Pix de R$ 1.500,50 para Loja Exemplo.",
-            "url": payment["page_url"], "tag": f"payment-{payment['id']}", "status": "paid"}
+    return {
+        "title": "Pagamento confirmado",
+        "body": "Recebemos o seu Pix de R$ 1.500,50 para Loja Exemplo.",
+        "url": payment["page_url"],
+        "tag": f"payment-{payment['id']}",
+        "status": "paid",
+    }
 
 
-def test_a_confirmation_sends_one_encrypted_push_per_browser(app, create, notify, subscribe,
-                                                              service):
+def test_a_confirmation_sends_one_encrypted_push_per_browser(
+    app, create, notify, subscribe, service
+):
     payment = create(1500.5)
     phone, laptop = service.browser("phone"), service.browser("laptop")
     subscribe(payment, phone)
@@ -402,8 +447,9 @@ def test_a_push_service_error_is_retried(app, create, notify, subscribe, service
     assert last.status == "delivered"
 
 
-def test_another_refusal_fails_the_delivery_and_keeps_the_subscription(app, create, notify,
-                                                                       subscribe, service):
+def test_another_refusal_fails_the_delivery_and_keeps_the_subscription(
+    app, create, notify, subscribe, service
+):
     payment = create()
     browser = service.browser()
     subscription_id = subscribe(payment, browser).get_json()["id"]
@@ -433,43 +479,60 @@ def test_an_unreachable_push_service_is_retried(app, create, notify, subscribe, 
 
 # --- the merchant's notify --------------------------------------------------------------------
 
+
 def test_notify_queues_a_message_for_each_browser(app, client, create, subscribe, service):
     payment = create()
     subscribe(payment, service.browser())
     subscribe(payment, service.browser())
 
-    response = client.post(f"/payments/pix/{payment['id']}/push/notify",
-                           json={"title": "Seu pedido", "body": "Já separamos o seu pedido."})
+    response = client.post(
+        f"/payments/pix/{payment['id']}/push/notify",
+        json={"title": "Seu pedido", "body": "Já separamos o seu pedido."},
+    )
 
     assert response.status_code == 202 and response.get_json() == {"queued": 2}
     relay.deliver_due(app)
     pushes = service.wait_for(2)
-    assert {json.dumps(push.payload, sort_keys=True) for push in pushes} == {json.dumps({
-        "title": "Seu pedido", "body": "Já separamos o seu pedido.", "url": payment["page_url"],
-        "tag": f"payment-{payment['id']}", "status": "pending"}, sort_keys=True)}
+    assert {json.dumps(push.payload, sort_keys=True) for push in pushes} == {
+        json.dumps(
+            {
+                "title": "Seu pedido",
+                "body": "Já separamos o seu pedido.",
+                "url": payment["page_url"],
+                "tag": f"payment-{payment['id']}",
+                "status": "pending",
+            },
+            sort_keys=True,
+        )
+    }
     assert pushes[0].headers["urgency"] == "normal"
 
 
 def test_notify_without_browsers_queues_nothing(client, create):
     payment = create()
 
-    response = client.post(f"/payments/pix/{payment['id']}/push/notify",
-                           json={"title": "Oi", "body": "Tudo certo", "url": "https://loja.example"})
+    response = client.post(
+        f"/payments/pix/{payment['id']}/push/notify",
+        json={"title": "Oi", "body": "Tudo certo", "url": "https://loja.example"},
+    )
 
     assert response.status_code == 202 and response.get_json() == {"queued": 0}
 
 
-@pytest.mark.parametrize(("body", "words"), [
-    ({"body": "x"}, "title"),
-    ({"title": "x"}, "body"),
-    ({"title": "", "body": "x"}, "title"),
-    ({"title": "x" * 81, "body": "x"}, "title"),
-    ({"title": "x", "body": "x" * 301}, "body"),
-    ({"title": "x\n", "body": "x"}, "title"),
-    ({"title": "x", "body": "x", "url": "javascript:alert(1)"}, "url"),
-    ({"title": "x", "body": "x", "icon": "y"}, "icon"),
-    ({"title": 1, "body": "x"}, "title"),
-])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"body": "x"}, "title"),
+        ({"title": "x"}, "body"),
+        ({"title": "", "body": "x"}, "title"),
+        ({"title": "x" * 81, "body": "x"}, "title"),
+        ({"title": "x", "body": "x" * 301}, "body"),
+        ({"title": "x\n", "body": "x"}, "title"),
+        ({"title": "x", "body": "x", "url": "javascript:alert(1)"}, "url"),
+        ({"title": "x", "body": "x", "icon": "y"}, "icon"),
+        ({"title": 1, "body": "x"}, "title"),
+    ],
+)
 def test_notify_refuses_bad_input(client, create, body, words):
     payment = create()
 
@@ -480,8 +543,9 @@ def test_notify_refuses_bad_input(client, create, body, words):
 
 
 def test_notify_of_an_unknown_charge_is_404(client):
-    response = client.post("/payments/pix/nope-nope-nope-nope-nop/push/notify",
-                           json={"title": "x", "body": "y"})
+    response = client.post(
+        "/payments/pix/nope-nope-nope-nope-nop/push/notify", json={"title": "x", "body": "y"}
+    )
 
     assert response.status_code == 404
 
@@ -517,6 +581,7 @@ def test_notify_is_idempotent(app, client, create, subscribe, service):
 
 # --- keeping subscriptions only a while -------------------------------------------------------
 
+
 def test_subscriptions_of_a_charge_long_final_are_purged(app, create, notify, subscribe, service):
     done, open_ = create(), create()
     subscribe(done, service.browser())
@@ -533,6 +598,7 @@ def test_subscriptions_of_a_charge_long_final_are_purged(app, create, notify, su
 
 
 # --- the service worker -----------------------------------------------------------------------
+
 
 def test_the_service_worker_is_served_as_javascript(client):
     response = client.get("/payments/pix/sw.js")

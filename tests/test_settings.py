@@ -76,7 +76,7 @@ def test_health_reports_the_database(client):
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "disabled",
-                                   "environment": "sandbox"}
+                                   "environment": "sandbox", "events_waiting": 0}
 
 
 def test_the_sandbox_says_so_on_every_page_and_in_health(client, create):

@@ -4,14 +4,14 @@ One row per browser subscribed to a charge: its push service's endpoint and
 its keys. Purged a while after the charge stops being pending.
 
 Revision ID: 0008_push
-Revises: 0005_merchant
+Revises: 0006_outbox
 """
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0008_push'
-down_revision = '0005_merchant'
+down_revision = '0006_outbox'
 branch_labels = None
 depends_on = None
 

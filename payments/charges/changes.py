@@ -5,6 +5,9 @@ every noted change goes, in order, to each listener ``on_commit`` registered
 (the real-time publisher, in ``create_app``); when it rolls back, they are
 forgotten. This is the one mechanism by which a state change has effects
 outside the database, and it points inward: charges know no listener.
+
+``record`` also writes the change's event into the outbox (``payments.events``)
+in the same transaction: the event exists exactly when the change does.
 """
 
 from collections.abc import Callable
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from payments.events import outbox
 from payments.extensions import db
 
 #: Key, in a session's ``info``, of the payment objects its transaction changed.
@@ -27,14 +31,23 @@ def on_commit(listener: Callable[[dict], None]) -> None:
 
 
 def record(payment) -> None:
-    """Note that the current transaction changed ``payment``: its listeners hear after commit."""
+    """Note that the current transaction changed ``payment``: its listeners hear after commit.
+
+    Its event (``payment.<new status>``, the merchant view) is written in the same
+    transaction.
+    """
     # The public view: what the pages, the first listener, may see.
     db.session.info.setdefault(_PENDING, []).append(payment.to_dict(merchant=False))
+    outbox.emit(db.session.connection(), type=f"payment.{payment.status}",
+                payment=payment.to_dict())
 
 
 @event.listens_for(db.session, "after_commit")
 def _after_commit(session: Session) -> None:
-    for payment_object in session.info.pop(_PENDING, ()):
+    changed = session.info.pop(_PENDING, ())
+    if changed:
+        outbox.committed()  # their events are in: the relay may send them now
+    for payment_object in changed:
         for listener in _LISTENERS:
             listener(payment_object)
 

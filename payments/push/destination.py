@@ -45,8 +45,11 @@ class PushDestination(outbox.Destination):
             return outbox.Outcome(False, error="subscription deleted", final=True)
         info = subscription.info()
         if event["type"] == MESSAGE_TYPE:
-            payload, ttl, urgency = self._message(subscription, event), messages.MESSAGE_TTL, \
-                "normal"
+            payload, ttl, urgency = (
+                self._message(subscription, event),
+                messages.MESSAGE_TTL,
+                "normal",
+            )
         else:
             payload = messages.status_payload(event["data"]["payment"])
             ttl, urgency = messages.OUTCOME_TTL, "high"
@@ -59,14 +62,16 @@ class PushDestination(outbox.Destination):
         if answer.gone:
             subscriptions.forget(target)
             return outbox.Outcome(False, status=answer.status, error=answer.error, final=True)
-        return outbox.Outcome(False, status=answer.status, error=answer.error,
-                              final=not answer.retryable)
+        return outbox.Outcome(
+            False, status=answer.status, error=answer.error, final=not answer.retryable
+        )
 
     @staticmethod
     def _message(subscription: PushSubscription, event: dict) -> dict:
         """Return the push of a merchant's message, with the charge's status of now."""
-        status = db.session.scalar(select(Payment.status)
-                                   .where(Payment.id == subscription.payment_id))
+        status = db.session.scalar(
+            select(Payment.status).where(Payment.id == subscription.payment_id)
+        )
         page_url = path_for("pix.page", payment_id=event["subject"])
         return messages.merchant_payload(event["subject"], page_url, status, event["data"])
 

@@ -44,8 +44,9 @@ def parse_private_key(pem: str) -> ec.EllipticCurvePrivateKey:
 def new_private_key_pem() -> str:
     """Return a new P-256 private key as PKCS#8 PEM (what ``flask push keygen`` prints)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode("ascii")
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
 
 
 def _generated(instance_path: str) -> str:
@@ -82,8 +83,9 @@ def load(app: Flask) -> None:
     cfg["VAPID_PRIVATE_KEY"] = None  # kept in the extension below, not in the config
     subject = str(cfg.get("VAPID_SUBJECT") or "").strip()
     if not SUBJECT.fullmatch(subject):
-        raise ValueError(f"VAPID_SUBJECT must be a mailto: address or an https: URL, "
-                         f"not {subject!r}")
+        raise ValueError(
+            f"VAPID_SUBJECT must be a mailto: address or an https: URL, not {subject!r}"
+        )
     cfg["VAPID_SUBJECT"] = subject
     app.extensions["push_keys"] = Vapid(private_key=key)
 
@@ -95,6 +97,7 @@ def vapid() -> Vapid:
 
 def public_key() -> str:
     """Return the public key as base64url (no padding) of its uncompressed P-256 point."""
-    point = vapid().public_key.public_bytes(serialization.Encoding.X962,
-                                            serialization.PublicFormat.UncompressedPoint)
+    point = vapid().public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     return base64.urlsafe_b64encode(point).rstrip(b"=").decode("ascii")

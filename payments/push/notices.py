@@ -11,10 +11,16 @@ from payments.extensions import db
 from payments.push import messages, subscriptions
 from payments.push.destination import KIND, MESSAGE_TYPE
 
-Title = Annotated[str, Field(min_length=1, max_length=messages.MAX_TITLE,
-                             description="The notification's title"), AfterValidator(_text)]
-Body = Annotated[str, Field(min_length=1, max_length=messages.MAX_BODY,
-                            description="The notification's text"), AfterValidator(_text)]
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=messages.MAX_TITLE, description="The notification's title"),
+    AfterValidator(_text),
+]
+Body = Annotated[
+    str,
+    Field(min_length=1, max_length=messages.MAX_BODY, description="The notification's text"),
+    AfterValidator(_text),
+]
 
 
 class PushNotice(BaseModel):
@@ -35,8 +41,13 @@ def queue(public_id: str, notice: PushNotice) -> int:
     connection = db.session.connection()
     queued = len(subscriptions.ids_for(connection, payment.public_id))
     if queued:
-        outbox.emit(connection, type=MESSAGE_TYPE, payment=payment.to_dict(),
-                    data=notice.model_dump(), only=(KIND,))
+        outbox.emit(
+            connection,
+            type=MESSAGE_TYPE,
+            payment=payment.to_dict(),
+            data=notice.model_dump(),
+            only=(KIND,),
+        )
     db.session.commit()
     if queued:
         outbox.committed()  # wake the relay: the push goes out now, not at its next poll

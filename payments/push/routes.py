@@ -31,8 +31,9 @@ def subscribe(payment_id: str):
     body = json_object()
     service.get_payment(payment_id)  # 404 before 400: there is no such charge to subscribe to
     sandbox = current_app.config["PAYMENTS_ENV"] == "sandbox"
-    found = subscriptions.subscribe(payment_id,
-                                    subscriptions.parse_subscription(body, sandbox=sandbox))
+    found = subscriptions.subscribe(
+        payment_id, subscriptions.parse_subscription(body, sandbox=sandbox)
+    )
     return {"id": found.id}, 201
 
 

@@ -74,10 +74,17 @@ def push(subscription: dict, payload: dict, *, ttl: int, urgency: str) -> Answer
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     claims = {"sub": current_app.config["VAPID_SUBJECT"]}  # aud, exp: filled per endpoint
     try:
-        response = webpush(subscription, data, vapid_private_key=keys.vapid(),
-                           vapid_claims=claims, content_encoding="aes128gcm", ttl=ttl,
-                           headers={"Urgency": urgency}, timeout=TIMEOUT_SECONDS,
-                           requests_session=_session())
+        response = webpush(
+            subscription,
+            data,
+            vapid_private_key=keys.vapid(),
+            vapid_claims=claims,
+            content_encoding="aes128gcm",
+            ttl=ttl,
+            headers={"Urgency": urgency},
+            timeout=TIMEOUT_SECONDS,
+            requests_session=_session(),
+        )
     except WebPushException as exc:
         status = exc.status_code
         if status is None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
@@ -126,9 +127,11 @@ class Subscription(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     endpoint: Annotated[str, BeforeValidator(_endpoint)] = Field(
-        description="The push service's URL for this browser (https).")
+        description="The push service's URL for this browser (https)."
+    )
     expirationTime: int | None = Field(  # noqa: N815  (the browser's own name)
-        default=None, ge=0, description="When the push service drops it, in ms since 1970.")
+        default=None, ge=0, description="When the push service drops it, in ms since 1970."
+    )
     keys: SubscriptionKeys
 
 
@@ -149,8 +152,9 @@ def _locked_payment(public_id: str) -> Payment:
 
     if find_payment(public_id) is None:
         raise NotFound("Payment not found")
-    return db.session.scalar(select(Payment).where(Payment.public_id == public_id)
-                             .with_for_update())
+    return db.session.scalar(
+        select(Payment).where(Payment.public_id == public_id).with_for_update()
+    )
 
 
 def subscribe(public_id: str, subscription: Subscription) -> PushSubscription:
@@ -167,11 +171,15 @@ def subscribe(public_id: str, subscription: Subscription) -> PushSubscription:
         raise Conflict("The payment is no longer pending; there is nothing to be told of")
     expires = subscription.expirationTime
     expires_at = None if expires is None else _from_millis(expires)
-    found = db.session.scalar(select(PushSubscription).filter_by(
-        payment_id=payment.id, endpoint=subscription.endpoint))
+    found = db.session.scalar(
+        select(PushSubscription).filter_by(payment_id=payment.id, endpoint=subscription.endpoint)
+    )
     if found is None:
-        count = db.session.scalar(select(func.count()).select_from(PushSubscription)
-                                  .where(PushSubscription.payment_id == payment.id))
+        count = db.session.scalar(
+            select(func.count())
+            .select_from(PushSubscription)
+            .where(PushSubscription.payment_id == payment.id)
+        )
         if count >= MAX_PER_CHARGE:
             db.session.rollback()
             raise Conflict(f"This payment has {MAX_PER_CHARGE} push subscriptions already")
@@ -200,8 +208,11 @@ def unsubscribe(public_id: str, subscription_id: str) -> None:
     from payments.charges.service import get_payment
 
     payment = get_payment(public_id)
-    deleted = db.session.execute(delete(PushSubscription).where(
-        PushSubscription.id == subscription_id, PushSubscription.payment_id == payment.id))
+    deleted = db.session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.id == subscription_id, PushSubscription.payment_id == payment.id
+        )
+    )
     db.session.commit()
     if deleted.rowcount != 1:
         raise NotFound("Push subscription not found")
@@ -211,8 +222,12 @@ def ids_for(connection: Connection, public_id: str) -> list[str]:
     """Return the ids of the charge's subscriptions, read on ``connection`` (an outbox's)."""
     table = PushSubscription.__table__
     payments = Payment.__table__
-    query = (select(table.c.id).join(payments, payments.c.id == table.c.payment_id)
-             .where(payments.c.public_id == public_id).order_by(table.c.created_at, table.c.id))
+    query = (
+        select(table.c.id)
+        .join(payments, payments.c.id == table.c.payment_id)
+        .where(payments.c.public_id == public_id)
+        .order_by(table.c.created_at, table.c.id)
+    )
     return list(connection.scalars(query))
 
 
@@ -222,12 +237,19 @@ def forget(subscription_id: str) -> None:
     db.session.commit()
 
 
-def purge(keep_seconds: int, now: datetime | None = None) -> int:
-    """Delete the subscriptions of charges not pending for ``keep_seconds``; return how many."""
+def purge(keep_seconds: int | None = None, now: datetime | None = None) -> int:
+    """Delete the subscriptions of charges not pending for ``keep_seconds``; return how many.
+
+    ``keep_seconds`` defaults to ``PUSH_KEEP_SECONDS`` (the background task's call).
+    """
+    if keep_seconds is None:
+        keep_seconds = current_app.config["PUSH_KEEP_SECONDS"]
     cutoff = (now or utcnow()) - timedelta(seconds=keep_seconds)
-    done = select(Payment.id).where(Payment.status != PaymentStatus.PENDING.value,
-                                    Payment.updated_at < cutoff)
-    result = db.session.execute(delete(PushSubscription)
-                                .where(PushSubscription.payment_id.in_(done)))
+    done = select(Payment.id).where(
+        Payment.status != PaymentStatus.PENDING.value, Payment.updated_at < cutoff
+    )
+    result = db.session.execute(
+        delete(PushSubscription).where(PushSubscription.payment_id.in_(done))
+    )
     db.session.commit()
     return result.rowcount
