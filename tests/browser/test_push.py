@@ -187,3 +187,18 @@ def test_the_button_is_reachable_by_keyboard_and_shows_focus(tab, create):
 
     assert tab.page.evaluate("document.activeElement.id") == "push-button"
     assert outline != "none"
+
+
+def test_on_a_phone_the_button_is_a_large_target_below_the_code(tab, create):
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    stub_push(tab.page, None)
+    tab.open(create())
+    button = tab.page.get_by_role("button", name=BUTTON)
+    expect(button).to_be_visible()
+
+    box = button.bounding_box()
+    copy = tab.page.get_by_role("button", name="Copiar código").bounding_box()
+
+    assert box["height"] >= 44 and box["width"] >= 300  # an easy thumb target
+    assert copy["y"] < box["y"]  # the code to copy comes first
+    tab.screenshot("push-phone")
