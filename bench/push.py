@@ -1,0 +1,151 @@
+"""Measure the push path: a change with N subscriptions, through the relay, to a push service.
+
+    python -m bench.push                      # 200 changes for each N in 1, 5
+    python -m bench.push --changes 20         # a smoke run
+
+Starts ``python app.py`` (eventlet, CPU 0) with a known VAPID key and, in this
+process (CPU 1), the fake push service of the tests, which checks each push's
+VAPID JWT and decrypts it as a browser would. For each N (subscriptions per
+charge, at most 5 by the contract) it creates charges, subscribes N browsers
+to each, then, one change at a time, posts the bank's approval and waits until
+all N pushes have arrived and been decrypted. Figures: the webhook's answer
+(the pushes are not in it, so it should not grow with N), the time from the
+webhook to the last of the N pushes, and the server's CPU per change. Beside
+them, in the same run, the floor: ``bench/baseline_app.py``, the bare
+Flask-SocketIO server, its webhook answer and webhook-to-page event over
+WebSocket; on a noisy machine the ratios to it are the figures that count.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.push_service import PushService, b64url
+
+from .profile import cpu_times
+from .run import can_pin, event_latency, percentiles, server
+
+SUBSCRIPTIONS = (1, 5)
+
+
+def vapid_key() -> tuple[str, str]:
+    """Return a new VAPID key: (PEM, base64url public key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return pem, b64url(point)
+
+
+def push_path(base: str, pid: int, service: PushService, per_charge: int, changes: int) -> dict:
+    """Time ``changes`` confirmations of charges with ``per_charge`` subscriptions each."""
+    http = requests.Session()
+    charges = []
+    for _ in range(changes + 3):  # 3 to warm up
+        payment = http.post(f"{base}/payments/pix", json={"value": "1500.50"}).json()["payment"]
+        for _ in range(per_charge):
+            answer = http.post(
+                f"{base}/payments/pix/{payment['id']}/push", json=service.browser().subscription()
+            )
+            assert answer.status_code == 201, answer.text
+        charges.append(payment)
+    answers, arrivals, cpu = [], [], 0.0
+    for number, payment in enumerate(charges):
+        expected = len(service.pushes) + per_charge
+        user, system = cpu_times(pid)
+        started = time.perf_counter()
+        notice = {"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]}
+        status = http.post(f"{base}/payments/pix/confirmation", json=notice).status_code
+        answered = time.perf_counter()
+        service.wait_for(expected, timeout=30)
+        arrived = time.perf_counter()
+        user_after, system_after = cpu_times(pid)
+        assert status == 200 and not service.rejected, service.rejected
+        if number >= 3:
+            answers.append(answered - started)
+            arrivals.append(arrived - started)
+            cpu += user_after - user + system_after - system
+    assert all(push.payload["title"] == "Pagamento confirmado" for push in service.pushes)
+    return {
+        "subscriptions": per_charge,
+        "changes": changes,
+        "webhook_answer_ms": percentiles(answers),
+        "webhook_to_last_push_ms": percentiles(arrivals),
+        "server_cpu_ms_per_change": round(cpu * 1000 / changes, 3),
+    }
+
+
+def floor(workdir: Path, samples: int) -> dict:
+    """Measure the bare Flask-SocketIO server: webhook answer and webhook→page event."""
+    argv = [sys.executable, "-m", "bench.baseline_app"]
+    with server(workdir / "floor", "eventlet", argv=argv) as live:
+        return asyncio.run(event_latency(live.url, "websocket", samples))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Serve, measure, print a table and the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=200)
+    args = parser.parse_args(argv)
+    if can_pin():
+        os.sched_setaffinity(0, {1})
+    results: dict = {
+        "changes": args.changes,
+        "load_before": round(os.getloadavg()[0], 2),
+        "pinned": can_pin(),
+    }
+    pem, public = vapid_key()
+    with tempfile.TemporaryDirectory(prefix="push-") as tmp:
+        workdir = Path(tmp)
+        results["floor"] = floor(workdir, args.changes)
+        with (
+            PushService(public) as service,
+            server(workdir / "app", "eventlet", env={"VAPID_PRIVATE_KEY": pem}) as live,
+        ):
+            results["app_websocket"] = asyncio.run(
+                event_latency(live.url, "websocket", args.changes)
+            )
+            results["push"] = [
+                push_path(live.url, live.process.pid, service, n, args.changes)
+                for n in SUBSCRIPTIONS
+            ]
+    results["load_after"] = round(os.getloadavg()[0], 2)
+    base = results["floor"]
+    floor_answer = base["webhook_answer_ms"]["p50"]
+    floor_event = base["event_ms"]["p50"]
+    print(
+        f"floor (bare Flask-SocketIO): webhook answer p50 {floor_answer} ms, "
+        f"webhook→page (WebSocket) p50 {floor_event} ms"
+    )
+    app = results["app_websocket"]
+    print(
+        f"app, no subscription: webhook answer p50 {app['webhook_answer_ms']['p50']} ms, "
+        f"webhook→page p50 {app['event_ms']['p50']} ms"
+    )
+    for row in results["push"]:
+        answer, push = row["webhook_answer_ms"], row["webhook_to_last_push_ms"]
+        print(
+            f"{row['subscriptions']} subscription(s): webhook answer p50 {answer['p50']} ms "
+            f"({answer['p50'] / floor_answer:.1f}x floor), webhook→last push p50 "
+            f"{push['p50']} p95 {push['p95']} p99 {push['p99']} ms "
+            f"({push['p50'] / floor_event:.1f}x the floor's event), "
+            f"server CPU {row['server_cpu_ms_per_change']} ms/change"
+        )
+    print(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
