@@ -489,6 +489,17 @@
     return bytes;
   }
 
+  function sameKey(subscription, key) {
+    const options = subscription.options;
+    if (!options || !options.applicationServerKey) {
+      return true; // cannot tell: keep it
+    }
+    const used = new Uint8Array(options.applicationServerKey);
+    return used.length === key.length && used.every(function (byte, i) {
+      return byte === key[i];
+    });
+  }
+
   function setupPush() {
     const section = document.getElementById('push');
     const button = document.getElementById('push-button');
@@ -558,11 +569,18 @@
       const publicKey = (await keyAnswer.json()).public_key;
       await navigator.serviceWorker.register(workerUrl, { scope: workerScope });
       const registration = await navigator.serviceWorker.ready;
+      const serverKey = base64UrlBytes(publicKey);
+      // One browser subscription serves every charge (one worker scope); it is reused unless
+      // it was made with another server key (the shop changed VAPID_PRIVATE_KEY).
       let subscription = await registration.pushManager.getSubscription();
+      if (subscription && !sameKey(subscription, serverKey)) {
+        await subscription.unsubscribe();
+        subscription = null;
+      }
       if (!subscription) {
         subscription = await registration.pushManager.subscribe({
           userVisibleOnly: true,
-          applicationServerKey: base64UrlBytes(publicKey)
+          applicationServerKey: serverKey
         });
       }
       const answer = await fetch(pushUrl, {

@@ -54,19 +54,30 @@ def push_service(vapid_key):
         yield service
 
 
-def stub_push(page, subscription: dict | None, permission: str = "default") -> None:
-    """Make the page's PushManager answer with ``subscription`` and permission be granted."""
+def stub_push(
+    page, subscription: dict | None, permission: str = "default", old_key: bool = False
+) -> None:
+    """Make the page's PushManager answer with ``subscription`` and permission be granted.
+
+    ``old_key``: the browser already has a subscription, made with another server key.
+    """
     page.add_init_script(f"""
         (() => {{
           const subscription = {json.dumps(subscription)};
           let permission = {json.dumps(permission)};
-          window.__push = {{ subscribed: 0, key: null }};
+          window.__push = {{ subscribed: 0, key: null, unsubscribed: 0 }};
           Object.defineProperty(Notification, 'permission', {{ get: () => permission }});
           Notification.requestPermission = async () => {{
             if (permission === 'default') {{ permission = 'granted'; }}
             return permission;
           }};
-          PushManager.prototype.getSubscription = async () => null;
+          const old = {json.dumps(old_key)} ? {{
+            endpoint: 'https://push.example.com/old',
+            options: {{ applicationServerKey: new Uint8Array(65).fill(4).buffer }},
+            unsubscribe: async () => {{ window.__push.unsubscribed += 1; return true; }},
+            toJSON: () => ({{}})
+          }} : null;
+          PushManager.prototype.getSubscription = async () => old;
           PushManager.prototype.subscribe = async function (options) {{
             window.__push.subscribed += 1;
             window.__push.key = btoa(String.fromCharCode(
@@ -202,3 +213,15 @@ def test_on_a_phone_the_button_is_a_large_target_below_the_code(tab, create):
     assert box["height"] >= 44 and box["width"] >= 300  # an easy thumb target
     assert copy["y"] < box["y"]  # the code to copy comes first
     tab.screenshot("push-phone")
+
+
+def test_a_subscription_made_with_another_key_is_replaced(tab, server, create, push_service):
+    tab.page.context.grant_permissions(["notifications"], origin=server.url)
+    stub_push(tab.page, push_service.browser().subscription(), old_key=True)
+    tab.open(create())
+
+    tab.page.get_by_role("button", name=BUTTON).click()
+
+    expect(tab.page.locator("#push-status")).to_contain_text("Pronto!")
+    stubbed = tab.page.evaluate("window.__push")
+    assert stubbed["unsubscribed"] == 1 and stubbed["subscribed"] == 1
