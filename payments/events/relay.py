@@ -63,10 +63,12 @@ def lease_seconds(app: Flask) -> float:
     return float(app.config["EVENTS_LEASE_SECONDS"])
 
 
-def claim(app: Flask, kind: str, busy: set[str], targets_wanted: int) -> dict[str, list[dict]]:
+def claim(app: Flask, kind: str, busy: set[str], targets_wanted: int,
+          event_id: str | None = None) -> dict[str, list[dict]]:
     """Claim due deliveries of ``kind`` for at most ``targets_wanted`` targets not in ``busy``.
 
     Return them grouped by target, oldest first, each with its event's document.
+    With ``event_id``, only that event's.
     """
     now = utcnow()
     candidates = (
@@ -77,6 +79,8 @@ def claim(app: Flask, kind: str, busy: set[str], targets_wanted: int) -> dict[st
         .limit(CLAIM_LIMIT)
         .with_for_update(skip_locked=True)
     )
+    if event_id is not None:
+        candidates = candidates.where(_DELIVERIES.c.event_id == event_id)
     if busy:
         candidates = candidates.where(not_(_DELIVERIES.c.target.in_(sorted(busy))))
     with db.engine.begin() as connection:
@@ -168,13 +172,16 @@ def send_batch(app: Flask, destination: outbox.Destination, target: str,
     return len(deliveries)
 
 
-def deliver_due(app: Flask) -> int:
-    """Run one round now, in the caller, every target in turn; return how many were tried."""
+def deliver_due(app: Flask, event_id: str | None = None) -> int:
+    """Run one round now, in the caller, every target in turn; return how many were tried.
+
+    With ``event_id``, only that event's due deliveries.
+    """
     tried = 0
     with app.app_context():
         for kind, destination in outbox.destinations(app).items():
             while True:
-                groups = claim(app, kind, set(), CLAIM_LIMIT)
+                groups = claim(app, kind, set(), CLAIM_LIMIT, event_id)
                 if not groups:
                     break
                 for target, deliveries in groups.items():
