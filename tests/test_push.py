@@ -477,6 +477,26 @@ def test_an_unreachable_push_service_is_retried(app, create, notify, subscribe, 
     assert "cannot reach" in delivery.last_error and "127.0.0.1" not in delivery.last_error
 
 
+def test_a_subscription_past_its_expiration_time_is_not_pushed_to(
+    app, create, notify, subscribe, service
+):
+    payment = create()
+    body = service.browser().subscription()
+    body["expirationTime"] = int((utcnow() + timedelta(seconds=1)).timestamp() * 1000)
+    subscribe(payment, body=body)
+    with app.app_context():
+        db.session.execute(update(PushSubscription).values(expires_at=utcnow()))
+        db.session.commit()
+
+    notify(payment)
+    relay.deliver_due(app)
+
+    [delivery] = deliveries(app)
+    assert delivery.status == "failed" and service.attempts == {}
+    with app.app_context():
+        assert db.session.scalar(select(PushSubscription)) is None
+
+
 # --- the merchant's notify --------------------------------------------------------------------
 
 

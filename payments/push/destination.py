@@ -8,7 +8,7 @@ transaction: the bank's webhook never waits for a push service.
 from flask import Flask, current_app
 from sqlalchemy import Connection, select
 
-from payments.charges.models import Payment
+from payments.charges.models import Payment, utcnow
 from payments.events import outbox
 from payments.extensions import db
 from payments.paths import path_for
@@ -43,6 +43,9 @@ class PushDestination(outbox.Destination):
         if subscription is None:
             db.session.rollback()
             return outbox.Outcome(False, error="subscription deleted", final=True)
+        if subscription.expires_at is not None and subscription.expires_at <= utcnow():
+            subscriptions.forget(target)  # the browser said its push service drops it by now
+            return outbox.Outcome(False, error="subscription expired", final=True)
         info = subscription.info()
         if event["type"] == MESSAGE_TYPE:
             payload, ttl, urgency = (
