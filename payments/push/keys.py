@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask, current_app
-from py_vapid import Vapid
+from py_vapid import Vapid, VapidException
 
 #: Where a generated key is kept, under the instance folder (mode 0600, ignored by git).
 KEY_FILE = "vapid_private_key.pem"
@@ -86,8 +86,15 @@ def load(app: Flask) -> None:
         raise ValueError(
             f"VAPID_SUBJECT must be a mailto: address or an https: URL, not {subject!r}"
         )
+    signer = Vapid(private_key=key)
+    try:  # py-vapid's own check of the subject, once here rather than at every push
+        signer.sign({"sub": subject, "aud": "https://push.example.com"})
+    except VapidException:
+        raise ValueError(
+            f"VAPID_SUBJECT is not a subject push services accept: {subject!r}"
+        ) from None
     cfg["VAPID_SUBJECT"] = subject
-    app.extensions["push_keys"] = Vapid(private_key=key)
+    app.extensions["push_keys"] = signer
 
 
 def vapid() -> Vapid:
