@@ -523,9 +523,17 @@
       status.textContent = text;
     }
 
+    // Busy, the button stays focusable (a disabled one would drop the keyboard's focus).
+    let busy = false;
+
+    function setBusy(value) {
+      busy = value;
+      button.setAttribute('aria-disabled', value ? 'true' : 'false');
+    }
+
     function show(on) {
       label.textContent = on ? PUSH_TEXT.on : PUSH_TEXT.idle;
-      button.disabled = false;
+      setBusy(false);
       section.classList.toggle('is-on', on);
     }
 
@@ -607,19 +615,26 @@
       remember(null);
       show(false);
       if (id) {
-        await fetch(pushUrl + '/' + encodeURIComponent(id), { method: 'DELETE' });
+        const answer = await fetch(pushUrl + '/' + encodeURIComponent(id), { method: 'DELETE' });
+        if (!answer.ok && answer.status !== 404) { // 404: gone already
+          remember(id);
+          throw new Error('HTTP ' + answer.status);
+        }
       }
       say(PUSH_TEXT.off);
     }
 
     button.addEventListener('click', function () {
+      if (busy) {
+        return;
+      }
       const on = section.classList.contains('is-on');
-      button.disabled = true;
+      setBusy(true);
       if (!on) {
         label.textContent = PUSH_TEXT.working;
       }
       (on ? turnOff() : turnOn()).catch(function () {
-        show(false);
+        show(Boolean(subscriptionId)); // as it stands: still on if turning off failed
         say(PUSH_TEXT.failed);
       });
     });

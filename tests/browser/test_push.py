@@ -187,17 +187,25 @@ def test_a_browser_without_push_sees_no_button(tab, create):
     expect(tab.page.get_by_role("button", name=BUTTON)).to_have_count(0)
 
 
-def test_the_button_is_reachable_by_keyboard_and_shows_focus(tab, create):
-    stub_push(tab.page, None)
+def test_the_button_works_from_the_keyboard_and_keeps_the_focus(tab, server, create, push_service):
+    tab.page.context.grant_permissions(["notifications"], origin=server.url)
+    stub_push(tab.page, push_service.browser().subscription())
     tab.open(create())
     button = tab.page.get_by_role("button", name=BUTTON)
     expect(button).to_be_visible()
 
     button.focus()
     outline = button.evaluate("(b) => getComputedStyle(b).outlineStyle")
+    tab.page.keyboard.press("Enter")
 
-    assert tab.page.evaluate("document.activeElement.id") == "push-button"
-    assert outline != "none"
+    assert outline != "none"  # the focus is visible
+    expect(tab.page.locator("#push-status")).to_contain_text("Pronto!")
+    expect(tab.page.get_by_role("button", name="Não avisar mais")).to_be_focused()
+    with tab.page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        tab.page.keyboard.press("Enter")  # and off again
+    assert deleted.value.status == 204
+    expect(tab.page.locator("#push-status")).to_contain_text("Aviso desativado")
+    expect(button).to_be_focused()
 
 
 def test_on_a_phone_the_button_is_a_large_target_below_the_code(tab, create):
