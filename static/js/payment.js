@@ -470,6 +470,7 @@
     denied: 'As notificações estão bloqueadas para este site. Para receber o aviso, permita as notificações nas configurações do navegador e recarregue a página.',
     dismissed: 'Você não permitiu as notificações. Toque no botão de novo se mudar de ideia.',
     failed: 'Não foi possível ativar o aviso agora. Esta página continua se atualizando sozinha.',
+    offFailed: 'Não foi possível desativar o aviso agora. Tente de novo em instantes.',
     closed: 'Este pagamento não está mais pendente; não há o que avisar.'
   };
 
@@ -635,7 +636,7 @@
       }
       (on ? turnOff() : turnOn()).catch(function () {
         show(Boolean(subscriptionId)); // as it stands: still on if turning off failed
-        say(PUSH_TEXT.failed);
+        say(on ? PUSH_TEXT.offFailed : PUSH_TEXT.failed);
       });
     });
   }
