@@ -242,8 +242,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
+    for name in FULL:
+        parser.add_argument(f"--{name}", type=int, help=f"override the count of {name}")
     args = parser.parse_args(argv)
-    counts = QUICK if args.quick else FULL
+    counts = dict(QUICK if args.quick else FULL)
+    counts.update({name: getattr(args, name) for name in FULL if getattr(args, name)})
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

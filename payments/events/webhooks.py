@@ -7,17 +7,21 @@ signed as the bank signs its notices to us (``payments.bank.signature``:
 A 2xx answer within ``TIMEOUT_SECONDS`` is delivered; anything else is tried
 again after ``MERCHANT_WEBHOOK_RETRY_SECONDS``.
 
-requests is green under eventlet: the server patches the standard library's
-sockets (``app.py``) before anything imports it.
+The client is urllib3 (what requests is built on), with keep-alive pools: its
+sockets are green under eventlet, since the server patches the standard
+library (``app.py``) before anything imports it. requests cost three times as
+much CPU per event (most of it reading proxy settings from the environment on
+every call), which the relay's share of a busy server could not afford
+(docs/benchmarks.md). Proxies from the environment are therefore not used.
 """
 
-import threading
 import time
 from dataclasses import dataclass, field
 
-import requests
+import urllib3
 from flask import Flask
 from sqlalchemy import Connection
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from payments.bank import signature
 from payments.events import outbox
@@ -27,6 +31,8 @@ KIND = "webhook"
 TIMEOUT_SECONDS = 10
 CONTENT_TYPE = "application/cloudevents+json"
 USER_AGENT = "payments-pix-webhooks/1"
+#: The most of an answer's body read; a longer one closes its connection.
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass
@@ -37,8 +43,9 @@ class Webhooks(outbox.Destination):
     secret: str = ""
     delays: list[int] = field(default_factory=list)
     timeout: float = TIMEOUT_SECONDS
-    _sessions: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pool: urllib3.PoolManager = field(
+        default_factory=lambda: urllib3.PoolManager(num_pools=32, maxsize=4, block=False),
+        repr=False)
 
     def targets(self, connection: Connection, event: dict) -> list[str]:
         return list(self.urls)
@@ -46,31 +53,29 @@ class Webhooks(outbox.Destination):
     def retry_seconds(self) -> list[int]:
         return list(self.delays)
 
-    def _session(self, url: str) -> requests.Session:
-        with self._lock:  # one keep-alive session per URL: its worker reuses the connection
-            session = self._sessions.get(url)
-            if session is None:
-                session = self._sessions[url] = requests.Session()
-                session.headers["User-Agent"] = USER_AGENT
-            return session
-
     def send(self, target: str, event: dict) -> outbox.Outcome:
         body = outbox.dumps(event).encode("utf-8")
-        headers = {"Content-Type": CONTENT_TYPE,
+        headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT,
                    signature.HEADER: signature.sign(self.secret, body)}
         started = time.monotonic()
         try:
-            with self._session(target).post(target, data=body, headers=headers,
-                                            timeout=(self.timeout, self.timeout),
-                                            allow_redirects=False, stream=True) as response:
-                response.raw.read(4096, decode_content=False)  # a little: the rest is unread
-                status = response.status_code
-        except requests.Timeout:
-            return outbox.Outcome(False, error=f"no answer within {self.timeout:g} s")
-        except requests.ConnectionError as exc:
+            response = self._pool.request(
+                "POST", target, body=body, headers=headers, retries=False, redirect=False,
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                preload_content=False)
+            try:
+                response.read(MAX_ANSWER_BYTES, decode_content=False)
+                if response.read(1, decode_content=False):
+                    response.close()  # a long answer: this connection is not kept
+            finally:
+                response.release_conn()
+        except NewConnectionError as exc:  # before TimeoutError: it is one of them
             return outbox.Outcome(False, error=f"connection failed: {_gist(exc)}")
-        except requests.RequestException as exc:
+        except TimeoutError:
+            return outbox.Outcome(False, error=f"no answer within {self.timeout:g} s")
+        except HTTPError as exc:
             return outbox.Outcome(False, error=f"{type(exc).__name__}: {_gist(exc)}")
+        status = response.status
         if time.monotonic() - started > self.timeout:
             return outbox.Outcome(False, status, f"answered {status} after {self.timeout:g} s")
         if 200 <= status < 300:
@@ -79,10 +84,8 @@ class Webhooks(outbox.Destination):
 
 
 def _gist(exc: BaseException) -> str:
-    """Return the innermost reason of a requests error, short (no URL query, no secret)."""
-    while exc.__context__ is not None and not isinstance(exc.__context__, KeyError):
-        exc = exc.__context__
-    text = str(exc).split(": ")[-1] if str(exc) else type(exc).__name__
+    """Return the last reason in an urllib3 error's text, short (no URL, no secret)."""
+    text = str(exc).rsplit(": ", 1)[-1] if str(exc) else type(exc).__name__
     return text[:120]
 
 
