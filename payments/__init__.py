@@ -28,12 +28,14 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.json.sort_keys = False  # keep the documented field order
 
     from payments import database, errors, events, schema, site
+    from payments import push as push_feature
     from payments.apidoc import views as apidoc
     from payments.bank import routes as bank
     from payments.charges import views as charges
     from payments.cli import register as register_commands
     from payments.extensions import db, socketio
     from payments.merchant import routes as merchant
+    from payments.push import routes as push
     from payments.realtime import message_queue, publish, sockets, watchers  # sockets: handlers
     from payments.web import security, sessions
 
@@ -51,9 +53,11 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     watchers.init_app(app)
     publish.init_app()
     events.init_app(app)
+    push_feature.init_app(app)  # the outbox's "push" destination
 
     app.register_blueprint(charges.bp)
     app.register_blueprint(merchant.bp)
+    app.register_blueprint(push.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(site.bp)
     app.register_blueprint(apidoc.bp)

@@ -13,6 +13,7 @@ from payments.events import purge as events_purge
 from payments.extensions import db, socketio
 from payments.merchant import idempotency
 from payments.psp import reconcile
+from payments.push import subscriptions as push_subscriptions
 from payments.realtime import watchers
 
 #: Seconds between ticks: an expiry reaches its page within about this long.
@@ -49,6 +50,7 @@ def tick() -> None:
         idempotency.purge()
         deliveries.prune()
         events_purge.purge()
+        push_subscriptions.purge()
         state["purged"] = time.monotonic()
     path = database.sqlite_file(db.engine)
     if path is not None:

@@ -13,10 +13,13 @@ from payments.merchant.keys import parse_keys
 from payments.patterns import MAX_BODY
 from payments.pix.brcode import InvalidPixKey, ascii_text, normalize_pix_key
 from payments.pix.money import InvalidAmount, reais_to_cents
+from payments.push import keys as push_keys
 from payments.web.proxies import parse_hosts, parse_proxies
 
 # A documented demo receiver (the random key of Banco Central's own examples).
 DEMO_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
+# Who push services may contact about our pushes until VAPID_SUBJECT says (documented).
+DEMO_VAPID_SUBJECT = "mailto:pagamentos@example.com"
 
 #: Settings that may come from the environment (or ``instance/config.py``).
 ENV_SETTINGS = (
@@ -54,6 +57,9 @@ ENV_SETTINGS = (
     "PIX_PSP_KEY",
     "PIX_PSP_CA",
     "PIX_PSP_RECONCILE_SECONDS",
+    "VAPID_PRIVATE_KEY",
+    "VAPID_SUBJECT",
+    "PUSH_KEEP_SECONDS",
     "MERCHANT_WEBHOOK_URLS",
     "MERCHANT_WEBHOOK_SECRET",
     "MERCHANT_WEBHOOK_RETRY_SECONDS",
@@ -134,6 +140,12 @@ DEFAULTS = {
     "PIX_PSP_CA": None,
     # Seconds between listings of received Pix that catch a missed callback.
     "PIX_PSP_RECONCILE_SECONDS": 60,
+    # Web Push: the PEM P-256 key signing pushes (unset: one generated once into instance/),
+    # who push services may contact, and how long a charge's subscriptions outlive its
+    # last change (they are personal-ish data: endpoints are not kept for ever).
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_SUBJECT": DEMO_VAPID_SUBJECT,
+    "PUSH_KEEP_SECONDS": 86400,
     # Comma-separated URLs every event is POSTed to, signed with MERCHANT_WEBHOOK_SECRET.
     "MERCHANT_WEBHOOK_URLS": None,
     "MERCHANT_WEBHOOK_SECRET": None,
@@ -171,6 +183,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     _realtime(app)
     _delivery_log(app)
     _psp(app)
+    _push(app)
     _environment(app)
     _events(app)
     _broker(app)
@@ -375,6 +388,8 @@ def _delivery_log(app: Flask) -> None:
         raise ConfigError(f"DELIVERY_LOG_RETENTION_DAYS must be a whole number of days from 1 "
                           f"to {MAX_RETENTION_DAYS}: {value!r}")
     app.config["DELIVERY_LOG_RETENTION_DAYS"] = days
+
+
 #: The provider settings that must come together with ``PIX_PSP_URL``.
 PSP_REQUIRED = ("PIX_PSP_TOKEN_URL", "PIX_PSP_CLIENT_ID", "PIX_PSP_CLIENT_SECRET")
 PSP_FILES = ("PIX_PSP_CERT", "PIX_PSP_KEY", "PIX_PSP_CA")
@@ -428,6 +443,27 @@ def _psp(app: Flask) -> None:
             problems.append(f"{name} {path!r} is not a readable file")
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _push(app: Flask) -> None:
+    """Load the VAPID key, check its subject and how long subscriptions are kept.
+
+    :raise ConfigError: the key is not a PEM P-256 private key, the subject not a
+        ``mailto:`` or ``https:`` URI, or ``PUSH_KEEP_SECONDS`` not 60 to 2592000.
+    """
+    try:
+        push_keys.load(app)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    value = app.config["PUSH_KEEP_SECONDS"]
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 60 <= seconds <= 30 * 86400:
+        raise ConfigError(f"PUSH_KEEP_SECONDS must be a whole number from 60 to 2592000: "
+                          f"{value!r}")
+    app.config["PUSH_KEEP_SECONDS"] = seconds
 
 
 def _environment(app: Flask) -> None:

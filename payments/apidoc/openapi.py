@@ -28,6 +28,8 @@ from payments.patterns import MAX_BODY, MAX_WEBHOOK_BODY, PUBLIC_ID, QR_CODE_NAM
 from payments.pix.brcode import MAX_AMOUNT_CENTS
 from payments.pix.money import cents_to_json
 from payments.psp.refunds import RefundRequest
+from payments.push.notices import PushNotice
+from payments.push.subscriptions import MAX_PER_CHARGE, Subscription
 
 
 class RefundResult(BaseModel):
@@ -94,6 +96,24 @@ class Health(BaseModel):
     broker: Literal["ok", "unavailable", "disabled"]  # unavailable: degraded, events wait
 
 
+class PushKey(BaseModel):
+    """The key browsers subscribe with (``applicationServerKey``)."""
+
+    public_key: Annotated[str, Field(description="base64url of the uncompressed P-256 point")]
+
+
+class PushSubscribed(BaseModel):
+    """A stored push subscription."""
+
+    id: Annotated[str, Field(description="What unsubscribes it")]
+
+
+class PushQueued(BaseModel):
+    """The merchant's message, queued."""
+
+    queued: Annotated[int, Field(ge=0, description="Subscriptions it will be pushed to")]
+
+
 #: The models whose schemas are components, and the largest amount each takes (None: none).
 #: A bank notice may carry any amount a BR Code can; a new charge at most ``PIX_MAX_VALUE``.
 MODELS: tuple[tuple[type[BaseModel], str, str | None], ...] = (
@@ -107,6 +127,11 @@ MODELS: tuple[tuple[type[BaseModel], str, str | None], ...] = (
     (RefundRequest, "validation", "charge"),
     (RefundMessage, "serialization", None),
     (Health, "serialization", None),
+    (Subscription, "validation", None),
+    (PushNotice, "validation", None),
+    (PushKey, "serialization", None),
+    (PushSubscribed, "serialization", None),
+    (PushQueued, "serialization", None),
     (Error, "serialization", None),
 )
 REF = "#/components/schemas/{model}"
@@ -382,11 +407,67 @@ def _paths() -> dict:
                                                 "Redis does not, payments still work"),
                           "503": _json("Health", "The database is down: nothing can be served")},
         }},
+        **_push_paths(),
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This description",
             "responses": {"200": {"description": "The OpenAPI 3.1 document",
                                   "content": {"application/json": {
                                       "schema": {"type": "object"}}}}},
+        }},
+    }
+
+
+def _push_paths() -> dict:
+    """Return the Web Push routes (``payments.push.routes``)."""
+    subscription_id = {"name": "subscription_id", "in": "path", "required": True,
+                       "description": "The id POST .../push answered",
+                       "schema": {"type": "string"}}
+    return {
+        "/payments/pix/{payment_id}/push": {"get": {
+            "operationId": "pushPublicKey",
+            "summary": "The VAPID public key browsers subscribe with",
+            "parameters": [PAYMENT_ID],
+            "responses": {"200": _json("PushKey", "The key"),
+                          "404": _error("Unknown payment"), **DOWN},
+        }, "post": {
+            "operationId": "pushSubscribe",
+            "summary": "Push this charge's status changes to a browser (its PushSubscription)",
+            "parameters": [PAYMENT_ID], "requestBody": _body("Subscription"),
+            "responses": {
+                "201": _json("PushSubscribed", "Stored (the same endpoint again: its id)"),
+                "400": _error("A field is missing or malformed: endpoint not https (http only "
+                              "on loopback in sandbox), p256dh not a P-256 point, auth not 16 "
+                              "bytes"),
+                "404": _error("Unknown payment"),
+                "409": _error(f"The charge is not pending, or has {MAX_PER_CHARGE} "
+                              "subscriptions already"),
+                **BODY_ERRORS,
+            },
+        }},
+        "/payments/pix/{payment_id}/push/{subscription_id}": {"delete": {
+            "operationId": "pushUnsubscribe", "summary": "Stop pushing to one browser",
+            "parameters": [PAYMENT_ID, subscription_id],
+            "responses": {"204": {"description": "Deleted"},
+                          "404": _error("Unknown payment or subscription"), **DOWN},
+        }},
+        "/payments/pix/{payment_id}/push/notify": {"post": {
+            "operationId": "pushNotify",
+            "summary": "Push the merchant's own message to the charge's browsers (merchant)",
+            "security": MERCHANT, "parameters": [PAYMENT_ID, IDEMPOTENCY_KEY],
+            "requestBody": _body("PushNotice"),
+            "responses": {
+                "202": _json("PushQueued", "Queued for every subscription of the charge"),
+                "400": _error("A field is missing, malformed or unknown"),
+                "404": _error("Unknown payment"),
+                **MERCHANT_ERRORS, **IDEMPOTENCY_ERRORS, **BODY_ERRORS,
+            },
+        }},
+        "/payments/pix/sw.js": {"get": {
+            "operationId": "pushServiceWorker",
+            "summary": "The pages' service worker (scope /payments/pix/): shows the pushes",
+            "responses": {"200": {"description": "The script", "content": {
+                "text/javascript": {"schema": {"type": "string"}}}},
+                "304": {"description": "Not modified (If-None-Match)"}},
         }},
     }
 

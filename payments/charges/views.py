@@ -44,6 +44,9 @@ def page(payment_id: str):
         expires_at_display=_display(payment.expires_at),
         status_url=url_for("pix.status", payment_id=payment.public_id),
         events_url=url_for("pix.events", payment_id=payment.public_id),
+        push_url=url_for("push.public_key", payment_id=payment.public_id),
+        worker_url=url_for("push.service_worker"),
+        worker_scope=url_for("push.service_worker").rsplit("/", 1)[0] + "/",  # its folder
     )
     # The page reloads itself on a change: it must get the new state, never a cached one.
     return html, 200, {"Cache-Control": "no-store"}

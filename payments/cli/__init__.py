@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
     from payments.cli.events import events
     from payments.cli.psp import psp
     from payments.psp.commands import COMMANDS as PSP_COMMANDS
+    from payments.push.cli import push
 
     for command in PSP_COMMANDS:  # reconcile, register-webhook: beside the simulator
         psp.add_command(command)
@@ -18,3 +19,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(deliveries)
     app.cli.add_command(events)
     app.cli.add_command(psp)
+    app.cli.add_command(push)

@@ -9,11 +9,12 @@ from flask_limiter import Limiter, RequestLimit
 from payments.merchant.keys import rate_limit_key
 from payments.web import chunked, proxies
 
-#: Only the app's own assets; the Socket.IO client talks to the same origin ('self').
+#: Only the app's own assets; the Socket.IO client talks to the same origin ('self'); the
+#: one worker is the push service worker, ``/payments/pix/sw.js`` ('self').
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; connect-src 'self'; script-src 'self'; "
-    "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
+    "style-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
 )
 
 SECURITY_HEADERS = {

@@ -488,10 +488,193 @@
     field.addEventListener('click', selectField);
   }
 
+  /* ---------- Web Push: "Avisar quando o pagamento for confirmado" (pending page) ---------- */
+
+  const PUSH_TEXT = {
+    idle: 'Avisar quando o pagamento for confirmado',
+    working: 'Ativando o aviso…',
+    on: 'Não avisar mais',
+    done: 'Pronto! Você vai receber uma notificação quando o pagamento for confirmado, mesmo fora desta página.',
+    off: 'Aviso desativado. Esta página continua se atualizando sozinha.',
+    denied: 'As notificações estão bloqueadas para este site. Para receber o aviso, permita as notificações nas configurações do navegador e recarregue a página.',
+    dismissed: 'Você não permitiu as notificações. Toque no botão de novo se mudar de ideia.',
+    failed: 'Não foi possível ativar o aviso agora. Esta página continua se atualizando sozinha.',
+    offFailed: 'Não foi possível desativar o aviso agora. Tente de novo em instantes.',
+    closed: 'Este pagamento não está mais pendente; não há o que avisar.'
+  };
+
+  function pushSupported() {
+    return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window &&
+      window.isSecureContext !== false;
+  }
+
+  // base64url (no padding) -> the bytes PushManager.subscribe takes as applicationServerKey.
+  function base64UrlBytes(text) {
+    const base64 = (text + '==='.slice((text.length + 3) % 4)).replace(/-/g, '+').replace(/_/g, '/');
+    const raw = window.atob(base64);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i += 1) {
+      bytes[i] = raw.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  function sameKey(subscription, key) {
+    const options = subscription.options;
+    if (!options || !options.applicationServerKey) {
+      return true; // cannot tell: keep it
+    }
+    const used = new Uint8Array(options.applicationServerKey);
+    return used.length === key.length && used.every(function (byte, i) {
+      return byte === key[i];
+    });
+  }
+
+  function setupPush() {
+    const section = document.getElementById('push');
+    const button = document.getElementById('push-button');
+    const label = document.getElementById('push-button-text');
+    const status = document.getElementById('push-status');
+    if (!section || !button || !label || !status || !pushSupported()) {
+      return; // no push here (e.g. iOS outside the home screen): no button at all
+    }
+    const pushUrl = section.dataset.pushUrl;
+    const workerUrl = section.dataset.workerUrl;
+    const workerScope = section.dataset.workerScope;
+    const STORE_KEY = 'pix-push:' + paymentId;
+    let subscriptionId = null;
+    try {
+      subscriptionId = window.localStorage.getItem(STORE_KEY);
+    } catch (e) {
+      subscriptionId = null;
+    }
+
+    function say(text) {
+      status.textContent = text;
+    }
+
+    // Busy, the button stays focusable (a disabled one would drop the keyboard's focus).
+    let busy = false;
+
+    function setBusy(value) {
+      busy = value;
+      button.setAttribute('aria-disabled', value ? 'true' : 'false');
+    }
+
+    function show(on) {
+      label.textContent = on ? PUSH_TEXT.on : PUSH_TEXT.idle;
+      setBusy(false);
+      section.classList.toggle('is-on', on);
+    }
+
+    function remember(id) {
+      subscriptionId = id;
+      try {
+        if (id) {
+          window.localStorage.setItem(STORE_KEY, id);
+        } else {
+          window.localStorage.removeItem(STORE_KEY);
+        }
+      } catch (e) {
+        // Storage disabled: the button forgets it after a reload; the server keeps it.
+      }
+    }
+
+    section.hidden = false;
+    if (Notification.permission === 'denied') {
+      button.hidden = true;
+      say(PUSH_TEXT.denied);
+      return;
+    }
+    show(Boolean(subscriptionId) && Notification.permission === 'granted');
+
+    async function turnOn() {
+      const permission = await Notification.requestPermission();
+      if (permission === 'denied') {
+        button.hidden = true;
+        say(PUSH_TEXT.denied);
+        return;
+      }
+      if (permission !== 'granted') {
+        say(PUSH_TEXT.dismissed);
+        show(false);
+        return;
+      }
+      const keyAnswer = await fetch(pushUrl, { cache: 'no-store', headers: { Accept: 'application/json' } });
+      if (!keyAnswer.ok) {
+        throw new Error('HTTP ' + keyAnswer.status);
+      }
+      const publicKey = (await keyAnswer.json()).public_key;
+      await navigator.serviceWorker.register(workerUrl, { scope: workerScope });
+      const registration = await navigator.serviceWorker.ready;
+      const serverKey = base64UrlBytes(publicKey);
+      // One browser subscription serves every charge (one worker scope); it is reused unless
+      // it was made with another server key (the shop changed VAPID_PRIVATE_KEY).
+      let subscription = await registration.pushManager.getSubscription();
+      if (subscription && !sameKey(subscription, serverKey)) {
+        await subscription.unsubscribe();
+        subscription = null;
+      }
+      if (!subscription) {
+        subscription = await registration.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: serverKey
+        });
+      }
+      const answer = await fetch(pushUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(subscription.toJSON ? subscription.toJSON() : subscription)
+      });
+      if (answer.status === 409) {
+        say(PUSH_TEXT.closed);
+        show(false);
+        button.disabled = true;
+        return;
+      }
+      if (!answer.ok) {
+        throw new Error('HTTP ' + answer.status);
+      }
+      remember((await answer.json()).id);
+      show(true);
+      say(PUSH_TEXT.done);
+    }
+
+    async function turnOff() {
+      const id = subscriptionId;
+      remember(null);
+      show(false);
+      if (id) {
+        const answer = await fetch(pushUrl + '/' + encodeURIComponent(id), { method: 'DELETE' });
+        if (!answer.ok && answer.status !== 404) { // 404: gone already
+          remember(id);
+          throw new Error('HTTP ' + answer.status);
+        }
+      }
+      say(PUSH_TEXT.off);
+    }
+
+    button.addEventListener('click', function () {
+      if (busy) {
+        return;
+      }
+      const on = section.classList.contains('is-on');
+      setBusy(true);
+      if (!on) {
+        label.textContent = PUSH_TEXT.working;
+      }
+      (on ? turnOff() : turnOn()).catch(function () {
+        show(Boolean(subscriptionId)); // as it stands: still on if turning off failed
+        say(on ? PUSH_TEXT.offFailed : PUSH_TEXT.failed);
+      });
+    });
+  }
+
   /* ---------- Start ---------- */
 
   startCountdown();
   setupCopy();
+  setupPush();
 
   if (LIVE_STATUSES.indexOf(renderedStatus) !== -1) {
     if (typeof window.io === 'function') {
