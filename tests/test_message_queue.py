@@ -33,7 +33,8 @@ def test_health_says_ok_when_redis_answers(app_with_queue, redis_url):  # noqa: 
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "ok",
-                                   "environment": "sandbox", "events_waiting": None}
+                                   "environment": "sandbox", "events_waiting": None,
+                                   "broker": "disabled"}
 
 
 def test_health_says_degraded_not_down_when_redis_does_not_answer(app_with_queue):
@@ -43,7 +44,7 @@ def test_health_says_degraded_not_down_when_redis_does_not_answer(app_with_queue
     assert response.status_code == 200
     assert response.get_json() == {"status": "degraded", "database": "ok",
                                    "message_queue": "unavailable", "environment": "sandbox",
-                                   "events_waiting": None}
+                                   "events_waiting": None, "broker": "disabled"}
 
 
 def test_a_failing_bus_does_not_fail_the_webhook(client, create, notify, monkeypatch):
