@@ -44,7 +44,7 @@ def test_both_processes_report_the_queue_healthy(pair):
     for server in pair:
         assert call(server.url + "/health") == (
             200, {"status": "ok", "database": "ok", "message_queue": "ok",
-                  "environment": "sandbox", "events_waiting": 0})
+                  "environment": "sandbox", "events_waiting": 0, "broker": "disabled"})
 
 
 def test_duplicate_notices_to_two_processes_at_once_change_once(pair):
@@ -106,5 +106,5 @@ def test_a_slow_query_does_not_stall_other_requests(tmp_path, postgres_url):  # 
 
     assert still_blocked, "the create request was not held by the lock"
     assert health == (200, {"status": "ok", "database": "ok", "message_queue": "disabled",
-                            "environment": "sandbox", "events_waiting": 0})
+                            "environment": "sandbox", "events_waiting": 0, "broker": "disabled"})
     assert created and created[0]["status"] == "pending"
