@@ -197,6 +197,33 @@ DATABASE_TIMEOUTS = {
 }
 
 
+def _whole(cfg, name: str, low: int, high: int, unit: str = "") -> str | None:
+    """Make setting ``name`` a whole number from ``low`` to ``high``; return the problem, if any.
+
+    ``unit`` ("seconds", "days") only words the problem.
+    """
+    value = cfg[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        of_unit = f" of {unit}" if unit else ""
+        return f"{name} must be a whole number{of_unit} from {low} to {high}, not {value!r}"
+    cfg[name] = number
+    return None
+
+
+def _raise_any(problems: list[str | None]) -> None:
+    """Raise one ``ConfigError`` with a line per problem, if there is any.
+
+    :raise ConfigError: some entry of ``problems`` is not None.
+    """
+    lines = [problem for problem in problems if problem]
+    if lines:
+        raise ConfigError("\n".join(lines))
+
+
 def _database(app: Flask) -> None:
     """Point SQLAlchemy at ``DATABASE_URL``, else a SQLite file under ``instance/``.
 
@@ -206,16 +233,9 @@ def _database(app: Flask) -> None:
     :raise ConfigError: a timeout is not a whole number of seconds in its range.
     """
     cfg = app.config
-    for name, (lowest, highest) in DATABASE_TIMEOUTS.items():
-        value = cfg[name]
-        try:
-            seconds = int(value)
-        except (TypeError, ValueError):
-            seconds = 0
-        if not lowest <= seconds <= highest:
-            raise ConfigError(
-                f"{name} must be a whole number of seconds from {lowest} to {highest}: {value!r}")
-        cfg[name] = seconds
+    problems = [_whole(cfg, name, lowest, highest, "seconds")
+                for name, (lowest, highest) in DATABASE_TIMEOUTS.items()]
+    _raise_any(problems)
     url = cfg.get("SQLALCHEMY_DATABASE_URI") or cfg.get("DATABASE_URL")
     if not url:
         Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -326,18 +346,19 @@ def _connections(app: Flask) -> None:
     except ValueError as exc:
         problems.append(f"ALLOWED_HOSTS: {exc}")
     for name, (low, high) in CONNECTION_BOUNDS.items():
-        whole = name == "MAX_CONNECTIONS_PER_ADDRESS"
+        if name == "MAX_CONNECTIONS_PER_ADDRESS":
+            problems.append(_whole(cfg, name, low, high))
+            continue
         try:
-            value = (int if whole else float)(cfg[name])
+            value = float(cfg[name])
         except (TypeError, ValueError):
             value = None
         if value is None or not low <= value <= high:
-            kind = "a whole number" if whole else "a number of seconds"
-            problems.append(f"{name} must be {kind} from {low} to {high}, not {cfg[name]!r}")
+            problems.append(f"{name} must be a number of seconds from {low} to {high}, "
+                            f"not {cfg[name]!r}")
         else:
             cfg[name] = value
-    if problems:
-        raise ConfigError("\n".join(problems))
+    _raise_any(problems)
 
 
 def _realtime(app: Flask) -> None:
@@ -346,22 +367,8 @@ def _realtime(app: Flask) -> None:
     :raise ConfigError: the first is not a whole number of seconds from 1 to 300, or the
         second from 1 to 60.
     """
-    value = app.config["SSE_KEEPALIVE_SECONDS"]
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 1 <= seconds <= 300:
-        raise ConfigError(f"SSE_KEEPALIVE_SECONDS must be a whole number from 1 to 300: {value!r}")
-    app.config["SSE_KEEPALIVE_SECONDS"] = seconds
-    value = app.config["PAGE_RECHECK_SECONDS"]
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 1 <= seconds <= 60:
-        raise ConfigError(f"PAGE_RECHECK_SECONDS must be a whole number from 1 to 60: {value!r}")
-    app.config["PAGE_RECHECK_SECONDS"] = seconds
+    _raise_any([_whole(app.config, "SSE_KEEPALIVE_SECONDS", 1, 300, "seconds"),
+                _whole(app.config, "PAGE_RECHECK_SECONDS", 1, 60, "seconds")])
     lean = app.config["LEAN_WEBSOCKETS"]
     if isinstance(lean, str):
         if lean.strip().lower() not in ("0", "1", "true", "false"):
@@ -379,15 +386,7 @@ def _delivery_log(app: Flask) -> None:
 
     :raise ConfigError: it is not a whole number of days from 1 to ``MAX_RETENTION_DAYS``.
     """
-    value = app.config["DELIVERY_LOG_RETENTION_DAYS"]
-    try:
-        days = int(str(value).strip())
-    except (TypeError, ValueError):
-        days = 0
-    if not 1 <= days <= MAX_RETENTION_DAYS:
-        raise ConfigError(f"DELIVERY_LOG_RETENTION_DAYS must be a whole number of days from 1 "
-                          f"to {MAX_RETENTION_DAYS}: {value!r}")
-    app.config["DELIVERY_LOG_RETENTION_DAYS"] = days
+    _raise_any([_whole(app.config, "DELIVERY_LOG_RETENTION_DAYS", 1, MAX_RETENTION_DAYS, "days")])
 
 
 #: The provider settings that must come together with ``PIX_PSP_URL``.
@@ -404,22 +403,13 @@ def _psp(app: Flask) -> None:
     for name in ("PIX_PSP_URL", "PIX_PSP_TOKEN_URL"):
         if isinstance(cfg.get(name), str):
             cfg[name] = cfg[name].strip().rstrip("/") or None
-    value = cfg["PIX_PSP_RECONCILE_SECONDS"]
-    try:
-        cfg["PIX_PSP_RECONCILE_SECONDS"] = int(value)
-    except (TypeError, ValueError):
-        cfg["PIX_PSP_RECONCILE_SECONDS"] = 0
-    problems = []
-    if not 1 <= cfg["PIX_PSP_RECONCILE_SECONDS"] <= 86400:
-        problems.append(f"PIX_PSP_RECONCILE_SECONDS must be a whole number of seconds from 1 "
-                        f"to 86400, not {value!r}")
+    problems = [_whole(cfg, "PIX_PSP_RECONCILE_SECONDS", 1, 86400, "seconds")]
     if not cfg.get("PIX_PSP_URL"):
         others = [name for name in (*PSP_REQUIRED, *PSP_FILES) if cfg.get(name)]
         if others:
             problems.append(f"{', '.join(others)} set without PIX_PSP_URL, the provider's "
                             "API Pix URL")
-        if problems:
-            raise ConfigError("\n".join(problems))
+        _raise_any(problems)
         return
     production = str(cfg.get("PAYMENTS_ENV") or "").strip().lower() == "production"
     for name in ("PIX_PSP_URL", "PIX_PSP_TOKEN_URL"):
@@ -441,8 +431,7 @@ def _psp(app: Flask) -> None:
         path = cfg.get(name)
         if path and not os.path.isfile(path):
             problems.append(f"{name} {path!r} is not a readable file")
-    if problems:
-        raise ConfigError("\n".join(problems))
+    _raise_any(problems)
 
 
 def _push(app: Flask) -> None:
@@ -455,15 +444,7 @@ def _push(app: Flask) -> None:
         push_keys.load(app)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    value = app.config["PUSH_KEEP_SECONDS"]
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 60 <= seconds <= 30 * 86400:
-        raise ConfigError(f"PUSH_KEEP_SECONDS must be a whole number from 60 to 2592000: "
-                          f"{value!r}")
-    app.config["PUSH_KEEP_SECONDS"] = seconds
+    _raise_any([_whole(app.config, "PUSH_KEEP_SECONDS", 60, 30 * 86400, "seconds")])
 
 
 def _environment(app: Flask) -> None:
@@ -492,8 +473,7 @@ def _environment(app: Flask) -> None:
     if cfg["PIX_KEY"] == DEMO_PIX_KEY:
         problems.append(f"production needs PIX_KEY, the shop's own Pix key, not the demo key "
                         f"{DEMO_PIX_KEY}")
-    if problems:
-        raise ConfigError("\n".join(problems))
+    _raise_any(problems)
 
 
 def _number(cfg, name: str, low: float, high: float, kind=int):
@@ -547,8 +527,7 @@ def _events(app: Flask) -> None:
             cfg[name] = _number(cfg, name, low, high, float)
         except ConfigError as exc:
             problems.append(str(exc))
-    if problems:
-        raise ConfigError("\n".join(problems))
+    _raise_any(problems)
 
 
 #: The URL schemes of ``BROKER_URL``: AMQP 0-9-1, plain or over TLS.
