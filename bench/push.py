@@ -28,27 +28,14 @@ import time
 from pathlib import Path
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.push_service import PushService, b64url
+from tests.push_service import PushService, vapid_key_pair
 
 from .profile import cpu_times
 from .run import can_pin, event_latency, percentiles, server
 
 SUBSCRIPTIONS = (0, 1, 5)
 
-
-def vapid_key() -> tuple[str, str]:
-    """Return a new VAPID key: (PEM, base64url public key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    point = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return pem, b64url(point)
 
 
 def settled(http: requests.Session, base: str, timeout: float = 30) -> None:
@@ -144,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_before": round(os.getloadavg()[0], 2),
         "pinned": can_pin(),
     }
-    pem, public = vapid_key()
+    pem, public = vapid_key_pair()
     with tempfile.TemporaryDirectory(prefix="push-") as tmp:
         workdir = Path(tmp)
         results["floor"] = floor(workdir, args.changes)

@@ -33,6 +33,23 @@ def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def public_point(key: ec.EllipticCurvePrivateKey) -> str:
+    """Return base64url of ``key``'s public uncompressed P-256 point (as browsers give keys)."""
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64url(point)
+
+
+def vapid_key_pair() -> tuple[str, str]:
+    """Return a new VAPID key for a server under test: (PEM private key, base64url public)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return pem, public_point(key)
+
+
 @dataclass
 class Browser:
     """One browser's push subscription: its keys and its endpoint on the fake service."""
@@ -46,13 +63,10 @@ class Browser:
 
     def subscription(self) -> dict:
         """Return what ``PushSubscription.toJSON()`` would give."""
-        point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
         return {
             "endpoint": self.endpoint,
             "expirationTime": None,
-            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+            "keys": {"p256dh": public_point(self.private_key), "auth": b64url(self.auth)},
         }
 
 

@@ -24,7 +24,7 @@ from payments.extensions import db
 from payments.push import keys, subscriptions
 from payments.push.models import PushSubscription
 from payments.settings import ConfigError
-from tests.push_service import PushService, b64url
+from tests.push_service import PushService, b64url, vapid_key_pair
 
 
 @pytest.fixture
@@ -104,10 +104,7 @@ def test_a_generated_key_is_made_once_private_and_kept(tmp_path):
 
 
 def test_vapid_private_key_is_used_when_set(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem, expected = vapid_key_pair()
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": "sqlite://",
@@ -119,10 +116,7 @@ def test_vapid_private_key_is_used_when_set(tmp_path):
 
     with app.app_context():
         public = keys.public_key()
-    expected = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    assert public == b64url(expected)
+    assert public == expected
     assert not (tmp_path / keys.KEY_FILE).exists()
 
 

@@ -13,11 +13,9 @@ import json
 import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.live import LiveServer
-from tests.push_service import PushService, b64url
+from tests.push_service import PushService, b64url, vapid_key_pair
 
 try:
     from playwright.sync_api import expect
@@ -30,14 +28,7 @@ BUTTON = "Avisar quando o pagamento for confirmado"
 @pytest.fixture(scope="module")
 def vapid_key():
     """Return the live server's VAPID key pair: (PEM, base64url public key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    point = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return pem, b64url(point)
+    return vapid_key_pair()
 
 
 @pytest.fixture(scope="module")
