@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +25,19 @@ def call(url: str, method: str = "GET", body: dict | None = None, timeout: float
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def post_raw(url: str, path: str, body: bytes, headers: dict, timeout: float = 60) -> int:
+    """POST ``body`` as given (no JSON encoding) on a new connection; return the status."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def create(server_url: str, value: float | str = 150.5) -> dict:

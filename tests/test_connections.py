@@ -16,7 +16,7 @@ import pytest
 
 from payments.bank.signature import sign
 from payments.patterns import MAX_WEBHOOK_BODY
-from tests.live import LiveServer, create
+from tests.live import LiveServer, create, post_raw
 
 SECRET = "connections test secret"
 ATTACKER = "127.0.0.2"
@@ -73,18 +73,6 @@ def timed(fn):
     start = time.monotonic()
     result = fn()
     return result, time.monotonic() - start
-
-
-def post(port: int, path: str, body: bytes, headers: dict, timeout: float = 10) -> int:
-    """POST from 127.0.0.1 on a new connection; return the status."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
 
 
 def get_status(port: int, path: str, source: str = "127.0.0.1", timeout: float = 10) -> int:
@@ -165,7 +153,7 @@ def test_an_address_holding_its_cap_of_half_sent_requests_leaves_the_bank_served
         # bound is generous for a loaded test machine).
         body, headers = notice(payment)
         status, seconds = timed(
-            lambda: post(capped.port, "/payments/pix/confirmation", body, headers)
+            lambda: post_raw(capped.url, "/payments/pix/confirmation", body, headers, timeout=10)
         )
         assert (status, seconds < 3) == (200, True)
         status, seconds = timed(lambda: get_status(capped.port, "/health"))

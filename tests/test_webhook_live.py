@@ -1,12 +1,9 @@
 """Against a real ``python app.py``: 50 identical notices at once, and the bank simulator CLI."""
 
-import http.client
 import json
 import sqlite3
 import threading
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 import socketio
@@ -16,22 +13,10 @@ from payments import create_app
 from payments.bank.signature import sign
 from payments.extensions import db
 from tests.backends import postgres_url  # noqa: F401  (fixture)
-from tests.live import LiveServer, call, create, free_port
+from tests.live import LiveServer, call, create, free_port, post_raw
 
 SECRET = "live webhook secret"
 PARALLEL = 50
-
-
-def post_raw(url: str, path: str, body: bytes, headers: dict) -> int:
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
 
 
 class Page:
