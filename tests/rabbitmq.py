@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from kombu import Connection, Exchange, Queue
 
+from tests.faults.proxy import FaultProxy
 from tests.requires import service
 
 #: The machine's broker (``TEST_BROKER_URL`` to use another).
@@ -107,10 +108,10 @@ def body_of(message) -> dict:
     return json.loads(message.body)
 
 
-def port_of(url: str) -> tuple[str, int]:
-    """Return (host, port) of an AMQP URL."""
+def proxy_to(url: str) -> FaultProxy:
+    """Return a loopback proxy, forwarding, in front of the broker of an AMQP URL."""
     parts = urlsplit(url)
-    return socket.gethostbyname(parts.hostname or "127.0.0.1"), parts.port or 5672
+    return FaultProxy(parts.port or 5672, socket.gethostbyname(parts.hostname or "127.0.0.1"))
 
 
 def through(url: str, address: str) -> str:

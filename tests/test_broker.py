@@ -11,8 +11,7 @@ import pytest
 
 from payments.events import broker as broker_module
 from payments.events.broker import Broker, BrokerError
-from tests.faults_proxy import FaultProxy
-from tests.rabbitmq import body_of, broker_url, port_of, taps, through  # noqa: F401  (fixtures)
+from tests.rabbitmq import body_of, broker_url, proxy_to, taps, through  # noqa: F401  (fixtures)
 
 
 def event(type_: str = "payment.paid", **data) -> dict:
@@ -75,7 +74,7 @@ def test_the_seeds_fanouts_receive_paid_and_refused_only(broker_url, taps):  # n
 
 
 def test_an_unreachable_broker_fails_at_once_with_a_short_reason(broker_url):  # noqa: F811
-    with FaultProxy(port_of(broker_url)) as proxy:
+    with proxy_to(broker_url) as proxy:
         url = through(broker_url, proxy.address)
     connection = Broker(url)  # the proxy is cut: nothing listens there
 
@@ -92,7 +91,7 @@ def test_an_unreachable_broker_fails_at_once_with_a_short_reason(broker_url):  #
 
 def test_a_cut_connection_is_reopened_when_the_broker_is_back(broker_url, taps):  # noqa: F811
     tap = taps("payments", "topic", "payment.#")
-    proxy = FaultProxy(port_of(broker_url)).start()
+    proxy = proxy_to(broker_url)
     connection = Broker(through(broker_url, proxy.address))
     first = event("payment.created")
     connection.publish(first)
@@ -116,7 +115,7 @@ def test_a_cut_connection_is_reopened_when_the_broker_is_back(broker_url, taps):
 
 def test_a_stale_connection_is_replaced_within_the_same_attempt(broker_url, taps):  # noqa: F811
     tap = taps("payments", "topic", "payment.paid")
-    proxy = FaultProxy(port_of(broker_url)).start()
+    proxy = proxy_to(broker_url)
     connection = Broker(through(broker_url, proxy.address))
     connection.publish(event())
     proxy.cut()  # the broker "restarts" while this process is idle

@@ -1,7 +1,7 @@
 """The outbox to RabbitMQ: every change published once confirmed; a broker away loses nothing.
 
 With the machine's RabbitMQ. "Broker unreachable" is made by putting it behind
-``tests/faults_proxy.py`` (a loopback TCP proxy) and cutting the proxy: to the
+``tests/faults/proxy.py`` (a loopback TCP proxy) and cutting the proxy: to the
 app the broker is gone (connections refused, open ones closed), while the
 machine's RabbitMQ keeps serving everyone else. The test's own exclusive queues
 read what arrives, bound directly to the broker, not through the proxy.
@@ -17,9 +17,8 @@ from payments import create_app
 from payments.events import broker, relay
 from payments.events.models import Event, EventDelivery
 from payments.extensions import db
-from tests.faults_proxy import FaultProxy
 from tests.live import LiveServer, call, create, notify
-from tests.rabbitmq import body_of, broker_url, port_of, taps, through  # noqa: F401  (fixtures)
+from tests.rabbitmq import body_of, broker_url, proxy_to, taps, through  # noqa: F401  (fixtures)
 
 
 def make_app(tmp_path, url):
@@ -40,7 +39,7 @@ def make_app(tmp_path, url):
 @pytest.fixture
 def proxy(broker_url):  # noqa: F811
     """Return a started proxy to the machine's RabbitMQ; cut afterwards."""
-    with FaultProxy(port_of(broker_url)) as started:
+    with proxy_to(broker_url) as started:
         yield started
 
 

@@ -8,7 +8,10 @@ service away without touching the machine's server:
   they are accepted, as when the server is stopped;
 - ``black_hole()``: connections are accepted and nothing is forwarded, either way, on
   open or new ones, as when the server or the network between is silent. The kernel
-  still acknowledges every byte, so only the client's own timeouts can notice.
+  still acknowledges every byte, so only the client's own timeouts can notice;
+- ``cut()``: as ``refuse()``, and the proxy stops listening, so a new connection is
+  refused at connect, as when the server's host is up but the server is not;
+  ``restore()`` listens again on the same port and forwards.
 
 Going back to ``forward()`` after a black hole resumes the connections that are
 still open (what was held is delivered) and drops those accepted meanwhile, which
@@ -35,9 +38,16 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._held: set[socket.socket] = set()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener: socket.socket | None = None
         self._closed = False
-        threading.Thread(target=self._accept, name=f"proxy-{self.port}", daemon=True).start()
+        #: Connections forwarded to the target so far.
+        self.accepted = 0
+        self._listen()
+
+    @property
+    def address(self) -> str:
+        """Return ``127.0.0.1:<port>``, where clients connect."""
+        return f"127.0.0.1:{self.port}"
 
     # ----- switches
 
@@ -69,11 +79,26 @@ class FaultProxy:
             self.mode = BLACK_HOLE
             self._flowing.clear()
 
+    def cut(self) -> None:
+        """Close every connection and stop listening: new ones are refused at connect."""
+        self.refuse()
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)
+
+    def restore(self) -> None:
+        """Listen again on the same port (after ``cut``) and forward."""
+        with self._lock:
+            cut = self._listener is None
+        if cut:
+            self._listen()
+        self.forward()
+
     def close(self) -> None:
         """Stop listening and close every connection."""
         self._closed = True
-        self.refuse()
-        _close(self._listener)
+        self.cut()
 
     def __enter__(self) -> "FaultProxy":
         return self
@@ -83,11 +108,18 @@ class FaultProxy:
 
     # ----- the work
 
-    def _accept(self) -> None:
+    def _listen(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: same port
+        with self._lock:
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), name=f"proxy-{self.port}",
+                         daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
         while not self._closed:
             try:
-                client, _ = self._listener.accept()
-            except OSError:
+                client, _ = listener.accept()
+            except OSError:  # closed: cut or close
                 return
             with self._lock:
                 mode = self.mode
@@ -106,6 +138,7 @@ class FaultProxy:
             pair = (client, upstream)
             with self._lock:
                 self._pairs.add(pair)
+                self.accepted += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(pair, source, sink), daemon=True).start()
 
