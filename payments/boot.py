@@ -61,6 +61,12 @@ def warn_at_start(app: Flask) -> None:
             "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted; "
             "set it before taking real payments"
         )
+    if not app.config.get("MERCHANT_API_KEYS"):
+        app.logger.warning(
+            "MERCHANT_API_KEYS is not set: the merchant routes (create, list, cancel, refund, "
+            "push notify) are open to anyone who reaches this server; set it before taking "
+            "real payments"
+        )
 
 
 def prepare_database(app: Flask) -> None:

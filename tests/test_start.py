@@ -102,3 +102,16 @@ def test_production_starts_when_everything_is_set(tmp_path):
     assert status == 200 and health["environment"] == "production"
     assert created == 401  # no key: production fails closed
     assert "PIX_WEBHOOK_SECRET is not set" not in server.log()
+    assert "MERCHANT_API_KEYS is not set" not in server.log()
+
+
+def test_the_sandbox_says_at_start_what_it_leaves_open(tmp_path):
+    from tests.live import LiveServer, call
+
+    with LiveServer(tmp_path) as server:
+        created, _ = call(server.url + "/payments/pix", "POST", {"value": 10})
+
+    assert created == 201  # open, as the warning says
+    log = server.log()
+    assert "PIX_WEBHOOK_SECRET is not set: unsigned bank webhooks are accepted" in log
+    assert "MERCHANT_API_KEYS is not set: the merchant routes" in log
